@@ -1,0 +1,26 @@
+# Every target runs `setup` first: it installs only what is missing.
+SWIFT ?= swift
+.PHONY: setup build demo test bench fixtures clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+demo: setup
+	$(SWIFT) build -c release --product voxelformer
+	$(SWIFT) run -c release voxelformer demo
+
+test: setup
+	$(SWIFT) test
+
+bench: setup
+	$(SWIFT) run -c release voxelformer-bench
+
+# Regenerates the PyTorch/NumPy fixtures (needs torch, numpy, safetensors, h5py, nibabel in python3).
+fixtures:
+	python3 Tests/TorchTests/Fixtures/generate.py
+
+clean:
+	rm -rf .build

@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// libtorch lives in `.libtorch/torch` (a real install made by `make setup`, or a link to $LIBTORCH).
+let torch = Context.packageDirectory + "/.libtorch/torch"
+let torchLib = torch + "/lib"
+
+let package = Package(
+    name: "VoxelFormer",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "Torch", targets: ["Torch"]),
+        .executable(name: "voxelformer", targets: ["voxelformer"]),
+        .executable(name: "voxelformer-bench", targets: ["voxelformer-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // The libtorch shim: a plain C API over ATen, every call guarded by try/catch.
+        .target(
+            name: "CTorch",
+            cxxSettings: [
+                .unsafeFlags([
+                    "-std=c++17", "-O2", "-D_GLIBCXX_USE_CXX11_ABI=1",
+                    "-isystem", torch + "/include",
+                    "-isystem", torch + "/include/torch/csrc/api/include",
+                    "-Wno-deprecated-declarations",
+                ]),
+            ],
+            linkerSettings: [
+                .unsafeFlags([
+                    "-L" + torchLib, "-Xlinker", "-rpath", "-Xlinker", torchLib,
+                    "-Xlinker", "--no-as-needed", "-ltorch_cpu", "-lc10", "-Xlinker", "--as-needed",
+                    "-lstdc++", "-ldl",
+                ]),
+            ]
+        ),
+        .target(name: "Torch", dependencies: ["CTorch"]),
+        .executableTarget(
+            name: "voxelformer",
+            dependencies: [
+                "Torch",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch"]),
+        .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

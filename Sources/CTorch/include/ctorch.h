@@ -1,0 +1,221 @@
+// A thin C API over libtorch (ATen). Every function returns 0 on success and 1 on failure; on failure
+// ct_last_error() returns libtorch's message (thread-local, valid until the next failing call).
+// Tensors are opaque owned handles: every ct_tensor written to an `out` parameter must be freed with
+// ct_free. Optional tensor arguments accept NULL. dtype codes are at::ScalarType's.
+#ifndef CTORCH_H
+#define CTORCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef void *ct_tensor;
+typedef void *ct_optimizer;
+
+// ---- errors, runtime ----------------------------------------------------------------------------
+const char *ct_last_error(void);
+int ct_init(void);  // loads libtorch_cuda when present, so CUDA devices register
+const char *ct_version(void);
+int ct_set_num_threads(int n);
+int ct_get_num_threads(void);
+int ct_cuda_device_count(void);
+int ct_manual_seed(uint64_t seed);
+int ct_rng_get_state(ct_tensor *out);
+int ct_rng_set_state(ct_tensor state);
+int ct_set_grad_enabled(int enabled, int *previous);
+int ct_is_grad_enabled(void);
+int ct_autocast_set(int device_type, int enabled, int dtype);
+int ct_autocast_clear_cache(void);
+
+// ---- handles and metadata -----------------------------------------------------------------------
+void ct_free(ct_tensor t);
+int ct_shallow_clone(ct_tensor t, ct_tensor *out);  // a second handle to the same tensor
+int ct_ndim(ct_tensor t, int64_t *out);
+int ct_sizes(ct_tensor t, int64_t *out);  // out holds ndim values
+int ct_strides(ct_tensor t, int64_t *out);
+int ct_dtype(ct_tensor t, int *out);
+int ct_device(ct_tensor t, int *type, int *index);
+int ct_numel(ct_tensor t, int64_t *out);
+int ct_is_contiguous(ct_tensor t, int *out);
+int ct_defined(ct_tensor t, int *out);
+
+// ---- data in and out ----------------------------------------------------------------------------
+int ct_from_data(const void *data, const int64_t *shape, int ndim, int dtype, ct_tensor *out);
+int ct_copy_to_buffer(ct_tensor t, void *dst, size_t nbytes);  // any layout/device; dtype must match
+int ct_item_double(ct_tensor t, double *out);
+int ct_item_int64(ct_tensor t, int64_t *out);
+int ct_to(ct_tensor t, int dtype, int device_type, int device_index, ct_tensor *out);
+int ct_contiguous(ct_tensor t, ct_tensor *out);
+int ct_clone(ct_tensor t, ct_tensor *out);
+
+// ---- creation -------------------------------------------------------------------------------------
+// device_type: 0 cpu, 1 cuda.
+int ct_empty(const int64_t *shape, int ndim, int dtype, int dev, int idx, ct_tensor *out);
+int ct_zeros(const int64_t *shape, int ndim, int dtype, int dev, int idx, ct_tensor *out);
+int ct_ones(const int64_t *shape, int ndim, int dtype, int dev, int idx, ct_tensor *out);
+int ct_full(const int64_t *shape, int ndim, double value, int dtype, int dev, int idx, ct_tensor *out);
+int ct_arange(double start, double end, double step, int dtype, int dev, int idx, ct_tensor *out);
+int ct_linspace(double start, double end, int64_t steps, int dtype, int dev, int idx, ct_tensor *out);
+int ct_eye(int64_t n, int64_t m, int dtype, int dev, int idx, ct_tensor *out);
+int ct_rand(const int64_t *shape, int ndim, int dtype, int dev, int idx, ct_tensor *out);
+int ct_randn(const int64_t *shape, int ndim, int dtype, int dev, int idx, ct_tensor *out);
+int ct_randint(int64_t low, int64_t high, const int64_t *shape, int ndim, int dtype, int dev, int idx,
+               ct_tensor *out);
+int ct_randperm(int64_t n, int dtype, int dev, int idx, ct_tensor *out);
+int ct_sample_dirichlet(ct_tensor concentration, ct_tensor *out);  // torch._sample_dirichlet
+int ct_bernoulli(ct_tensor probabilities, ct_tensor *out);
+
+// ---- element-wise ---------------------------------------------------------------------------------
+// op codes for ct_binary / ct_binary_scalar (scalar on the right) / ct_scalar_binary (scalar on the left)
+enum {
+    CT_ADD = 0, CT_SUB, CT_MUL, CT_DIV, CT_POW, CT_MAXIMUM, CT_MINIMUM, CT_REMAINDER, CT_ATAN2,
+    CT_EQ, CT_NE, CT_LT, CT_LE, CT_GT, CT_GE, CT_LOGICAL_AND, CT_LOGICAL_OR, CT_FLOOR_DIVIDE
+};
+int ct_binary(int op, ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_binary_scalar(int op, ct_tensor a, double s, int s_is_int, ct_tensor *out);
+int ct_scalar_binary(int op, double s, int s_is_int, ct_tensor b, ct_tensor *out);
+
+enum {
+    CT_NEG = 0, CT_ABS, CT_EXP, CT_LOG, CT_SQRT, CT_RSQRT, CT_SIN, CT_COS, CT_TANH, CT_SIGMOID, CT_RELU,
+    CT_SILU, CT_MISH, CT_FLOOR, CT_CEIL, CT_ROUND, CT_SIGN, CT_RECIPROCAL, CT_LOG1P, CT_EXPM1,
+    CT_SQUARE, CT_ISNAN, CT_ISINF, CT_ISFINITE, CT_LOGICAL_NOT, CT_ERF, CT_ERFINV, CT_TAN, CT_LOG2
+};
+int ct_unary(int op, ct_tensor a, ct_tensor *out);
+int ct_gelu(ct_tensor a, int tanh_approximation, ct_tensor *out);
+int ct_clamp(ct_tensor a, double lo, int has_lo, double hi, int has_hi, ct_tensor *out);
+int ct_where(ct_tensor cond, ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_masked_fill(ct_tensor a, ct_tensor mask, double value, ct_tensor *out);
+int ct_lerp(ct_tensor a, ct_tensor b, double weight, ct_tensor *out);
+
+// in place (used for initialisation and parameter surgery; call under no-grad for leaves)
+int ct_copy_(ct_tensor dst, ct_tensor src);
+int ct_fill_(ct_tensor t, double value);
+int ct_uniform_(ct_tensor t, double lo, double hi);
+int ct_normal_(ct_tensor t, double mean, double std);
+int ct_binary_(int op, ct_tensor a, ct_tensor b);  // a op= b
+int ct_binary_scalar_(int op, ct_tensor a, double s);
+int ct_unary_(int op, ct_tensor a);
+int ct_clamp_(ct_tensor a, double lo, int has_lo, double hi, int has_hi);
+
+// ---- linear algebra ---------------------------------------------------------------------------------
+int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out);
+int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out);
+
+// ---- reductions -------------------------------------------------------------------------------------
+// dims == NULL with ndims == 0 reduces over all dimensions. dtype < 0 keeps the default.
+int ct_sum(ct_tensor a, const int64_t *dims, int ndims, int keepdim, int dtype, ct_tensor *out);
+int ct_mean(ct_tensor a, const int64_t *dims, int ndims, int keepdim, ct_tensor *out);
+int ct_prod(ct_tensor a, int64_t dim, int has_dim, int keepdim, ct_tensor *out);
+int ct_var(ct_tensor a, const int64_t *dims, int ndims, int64_t correction, int keepdim, ct_tensor *out);
+int ct_max_all(ct_tensor a, ct_tensor *out);
+int ct_min_all(ct_tensor a, ct_tensor *out);
+int ct_max_dim(ct_tensor a, int64_t dim, int keepdim, ct_tensor *values, ct_tensor *indices);
+int ct_min_dim(ct_tensor a, int64_t dim, int keepdim, ct_tensor *values, ct_tensor *indices);
+int ct_argmax(ct_tensor a, int64_t dim, int has_dim, int keepdim, ct_tensor *out);
+int ct_argmin(ct_tensor a, int64_t dim, int has_dim, int keepdim, ct_tensor *out);
+int ct_sort(ct_tensor a, int64_t dim, int descending, int stable, ct_tensor *values, ct_tensor *indices);
+int ct_argsort(ct_tensor a, int64_t dim, int descending, int stable, ct_tensor *out);
+int ct_topk(ct_tensor a, int64_t k, int64_t dim, int largest, int sorted, ct_tensor *values,
+            ct_tensor *indices);
+int ct_norm(ct_tensor a, double p, const int64_t *dims, int ndims, int keepdim, ct_tensor *out);
+int ct_logsumexp(ct_tensor a, const int64_t *dims, int ndims, int keepdim, ct_tensor *out);
+int ct_cumsum(ct_tensor a, int64_t dim, ct_tensor *out);
+int ct_all(ct_tensor a, ct_tensor *out);
+int ct_any(ct_tensor a, ct_tensor *out);
+
+// ---- shapes ------------------------------------------------------------------------------------------
+int ct_reshape(ct_tensor a, const int64_t *shape, int ndim, ct_tensor *out);
+int ct_view(ct_tensor a, const int64_t *shape, int ndim, ct_tensor *out);
+int ct_permute(ct_tensor a, const int64_t *dims, int ndim, ct_tensor *out);
+int ct_transpose(ct_tensor a, int64_t d0, int64_t d1, ct_tensor *out);
+int ct_flatten(ct_tensor a, int64_t start, int64_t end, ct_tensor *out);
+int ct_squeeze(ct_tensor a, int64_t dim, int has_dim, ct_tensor *out);
+int ct_unsqueeze(ct_tensor a, int64_t dim, ct_tensor *out);
+int ct_expand(ct_tensor a, const int64_t *shape, int ndim, ct_tensor *out);
+int ct_repeat(ct_tensor a, const int64_t *repeats, int ndim, ct_tensor *out);
+int ct_flip(ct_tensor a, const int64_t *dims, int ndims, ct_tensor *out);
+int ct_cat(const ct_tensor *ts, int n, int64_t dim, ct_tensor *out);
+int ct_stack(const ct_tensor *ts, int n, int64_t dim, ct_tensor *out);
+// split/chunk write up to `capacity` handles into outs and the count into n_out
+int ct_split(ct_tensor a, int64_t size, int64_t dim, ct_tensor *outs, int capacity, int *n_out);
+int ct_split_sizes(ct_tensor a, const int64_t *sizes, int nsizes, int64_t dim, ct_tensor *outs, int capacity,
+                   int *n_out);
+int ct_chunk(ct_tensor a, int64_t chunks, int64_t dim, ct_tensor *outs, int capacity, int *n_out);
+int ct_tril(ct_tensor a, int64_t diagonal, ct_tensor *out);
+int ct_triu(ct_tensor a, int64_t diagonal, ct_tensor *out);
+int ct_diag_embed(ct_tensor a, ct_tensor *out);
+int ct_diagonal(ct_tensor a, ct_tensor *out);
+
+// ---- indexing ----------------------------------------------------------------------------------------
+int ct_slice(ct_tensor a, int64_t dim, int64_t start, int64_t end, int64_t step, ct_tensor *out);
+int ct_select(ct_tensor a, int64_t dim, int64_t index, ct_tensor *out);
+int ct_index_select(ct_tensor a, int64_t dim, ct_tensor index, ct_tensor *out);
+int ct_index(ct_tensor a, const ct_tensor *indices, int n, ct_tensor *out);  // a[i0, i1, ...], NULL = ':'
+int ct_index_put(ct_tensor a, const ct_tensor *indices, int n, ct_tensor values, int accumulate,
+                 ct_tensor *out);
+int ct_gather(ct_tensor a, int64_t dim, ct_tensor index, ct_tensor *out);
+int ct_scatter(ct_tensor a, int64_t dim, ct_tensor index, ct_tensor src, ct_tensor *out);
+// reduce: "sum", "prod", "mean", "amax", "amin"
+int ct_scatter_reduce(ct_tensor a, int64_t dim, ct_tensor index, ct_tensor src, const char *reduce,
+                      int include_self, ct_tensor *out);
+int ct_masked_select(ct_tensor a, ct_tensor mask, ct_tensor *out);
+int ct_nonzero(ct_tensor a, ct_tensor *out);
+
+// ---- neural-network functions -------------------------------------------------------------------------
+int ct_linear(ct_tensor x, ct_tensor w, ct_tensor b, ct_tensor *out);
+int ct_conv1d(ct_tensor x, ct_tensor w, ct_tensor b, int64_t stride, int64_t padding, int64_t dilation,
+              int64_t groups, ct_tensor *out);
+int ct_conv_transpose1d(ct_tensor x, ct_tensor w, ct_tensor b, int64_t stride, int64_t padding,
+                        int64_t output_padding, int64_t groups, int64_t dilation, ct_tensor *out);
+int ct_layer_norm(ct_tensor x, const int64_t *shape, int ndim, ct_tensor w, ct_tensor b, double eps,
+                  ct_tensor *out);
+int ct_group_norm(ct_tensor x, int64_t groups, ct_tensor w, ct_tensor b, double eps, ct_tensor *out);
+int ct_softmax(ct_tensor x, int64_t dim, ct_tensor *out);
+int ct_log_softmax(ct_tensor x, int64_t dim, ct_tensor *out);
+int ct_dropout(ct_tensor x, double p, int train, ct_tensor *out);
+// scale < 0 means the default 1/sqrt(head_dim)
+int ct_sdpa(ct_tensor q, ct_tensor k, ct_tensor v, ct_tensor mask, double dropout_p, int is_causal,
+            double scale, ct_tensor *out);
+// reduction: 0 none, 1 mean, 2 sum. target: class indices (int64) or probabilities.
+int ct_cross_entropy(ct_tensor logits, ct_tensor target, int reduction, int64_t ignore_index,
+                     double label_smoothing, ct_tensor *out);
+int ct_mse_loss(ct_tensor a, ct_tensor b, int reduction, ct_tensor *out);
+int ct_l1_loss(ct_tensor a, ct_tensor b, int reduction, ct_tensor *out);
+int ct_cosine_similarity(ct_tensor a, ct_tensor b, int64_t dim, double eps, ct_tensor *out);
+int ct_embedding(ct_tensor weight, ct_tensor indices, ct_tensor *out);
+
+// ---- autograd ------------------------------------------------------------------------------------------
+int ct_requires_grad(ct_tensor t, int *out);
+int ct_set_requires_grad(ct_tensor t, int requires_grad);
+int ct_backward(ct_tensor t, ct_tensor grad, int retain_graph);
+int ct_grad(ct_tensor t, ct_tensor *out);  // *out = NULL when no gradient exists
+int ct_zero_grad(ct_tensor t, int set_to_none);
+int ct_detach(ct_tensor t, ct_tensor *out);
+int ct_clip_grad_norm(const ct_tensor *params, int n, double max_norm, double norm_type, double *total_norm);
+
+// ---- AdamW (torch::optim::AdamW) ----------------------------------------------------------------------
+// Parameters are given group after group; group_sizes[g] of them belong to group g.
+int ct_adamw_new(const ct_tensor *params, const int64_t *group_sizes, int ngroups, const double *lrs,
+                 const double *weight_decays, double beta1, double beta2, double eps, ct_optimizer *out);
+void ct_adamw_free(ct_optimizer opt);
+int ct_adamw_step(ct_optimizer opt);
+int ct_adamw_zero_grad(ct_optimizer opt, int set_to_none);
+int ct_adamw_set_group(ct_optimizer opt, int group, double lr, double beta1, double beta2,
+                       double weight_decay);
+int ct_adamw_get_group(ct_optimizer opt, int group, double *lr, double *beta1, double *beta2,
+                       double *weight_decay);
+// *has_state = 0 before the parameter's first step.
+int ct_adamw_get_state(ct_optimizer opt, ct_tensor param, int *has_state, int64_t *step, ct_tensor *exp_avg,
+                       ct_tensor *exp_avg_sq);
+int ct_adamw_set_state(ct_optimizer opt, ct_tensor param, int64_t step, ct_tensor exp_avg,
+                       ct_tensor exp_avg_sq);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,158 @@
+/// `torch.nn.Linear`: y = x Wᵀ + b, W (out, in).
+public final class Linear: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, dtype: DType = .float32) {
+        weight = Tensor.empty([outFeatures, inFeatures], dtype: dtype)
+        self.bias = bias ? Tensor.empty([outFeatures], dtype: dtype) : nil
+        super.init()
+        Init.pytorchDefault_(weight: weight, bias: self.bias)
+        register(parameter: "weight", weight)
+        if let b = self.bias { register(parameter: "bias", b) }
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { F.linear(x, weight: weight, bias: bias) }
+}
+
+/// `torch.nn.Conv1d` over (B, C_in, L); weight (C_out, C_in / groups, k).
+public final class Conv1d: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int, padding: Int, dilation: Int, groups: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                dilation: Int = 1, groups: Int = 1, bias: Bool = true)
+    {
+        weight = Tensor.empty([outChannels, inChannels / groups, kernelSize])
+        self.bias = bias ? Tensor.empty([outChannels]) : nil
+        (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
+        super.init()
+        Init.pytorchDefault_(weight: weight, bias: self.bias)
+        register(parameter: "weight", weight)
+        if let b = self.bias { register(parameter: "bias", b) }
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        F.conv1d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+    }
+}
+
+/// `torch.nn.ConvTranspose1d`; weight (C_in, C_out / groups, k).
+public final class ConvTranspose1d: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let stride: Int, padding: Int, outputPadding: Int, groups: Int, dilation: Int
+
+    public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+                outputPadding: Int = 0, groups: Int = 1, bias: Bool = true, dilation: Int = 1)
+    {
+        weight = Tensor.empty([inChannels, outChannels / groups, kernelSize])
+        self.bias = bias ? Tensor.empty([outChannels]) : nil
+        (self.stride, self.padding, self.outputPadding, self.groups, self.dilation) =
+            (stride, padding, outputPadding, groups, dilation)
+        super.init()
+        Init.pytorchDefault_(weight: weight, bias: self.bias)
+        register(parameter: "weight", weight)
+        if let b = self.bias { register(parameter: "bias", b) }
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        F.convTranspose1d(x, weight: weight, bias: bias, stride: stride, padding: padding,
+                          outputPadding: outputPadding, groups: groups, dilation: dilation)
+    }
+}
+
+/// `torch.nn.LayerNorm` over the trailing `shape`.
+public final class LayerNorm: Module, UnaryLayer {
+    public let weight: Tensor?
+    public let bias: Tensor?
+    public let shape: [Int]
+    public let eps: Double
+
+    public init(_ shape: [Int], eps: Double = 1e-5, affine: Bool = true) {
+        self.shape = shape
+        self.eps = eps
+        weight = affine ? Tensor.ones(shape) : nil
+        bias = affine ? Tensor.zeros(shape) : nil
+        super.init()
+        if let weight, let bias {
+            register(parameter: "weight", weight)
+            register(parameter: "bias", bias)
+        }
+    }
+    public convenience init(_ dim: Int, eps: Double = 1e-5) { self.init([dim], eps: eps) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { F.layerNorm(x, shape, weight: weight, bias: bias, eps: eps) }
+}
+
+/// `torch.nn.GroupNorm` over (B, C, ...).
+public final class GroupNorm: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let groups: Int
+    public let eps: Double
+
+    public init(groups: Int, channels: Int, eps: Double = 1e-5) {
+        self.groups = groups
+        self.eps = eps
+        weight = Tensor.ones([channels])
+        bias = Tensor.zeros([channels])
+        super.init()
+        register(parameter: "weight", weight)
+        register(parameter: "bias", bias)
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { F.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps) }
+}
+
+/// `torch.nn.Dropout`: active in training mode only.
+public final class Dropout: Module, UnaryLayer {
+    public let p: Double
+    public init(_ p: Double = 0.5) {
+        self.p = p
+        super.init()
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { F.dropout(x, p: p, training: training) }
+}
+
+/// `torch.nn.Embedding`: rows of a (count, dim) table, initialised from a standard normal.
+public final class Embedding: Module {
+    public let weight: Tensor
+    public init(_ count: Int, _ dim: Int) {
+        weight = Tensor.randn([count, dim])
+        super.init()
+        register(parameter: "weight", weight)
+    }
+    public func callAsFunction(_ indices: Tensor) -> Tensor { F.embedding(indices, weight: weight) }
+}
+
+/// A function as a layer (activations inside `Sequential`); holds no parameters.
+public final class Lambda: Module, UnaryLayer {
+    let body: (Tensor) -> Tensor
+    public init(_ body: @escaping (Tensor) -> Tensor) {
+        self.body = body
+        super.init()
+    }
+    public func callAsFunction(_ x: Tensor) -> Tensor { body(x) }
+}
+
+/// `torch.nn.Sequential`: children named "0", "1", ... applied in order.
+public final class Sequential: Module, UnaryLayer {
+    public let layers: [any UnaryLayer]
+    public init(_ layers: [any UnaryLayer]) {
+        self.layers = layers
+        super.init()
+        for (i, l) in layers.enumerated() { register(module: String(i), l) }
+    }
+    public convenience init(_ layers: any UnaryLayer...) { self.init(layers) }
+    public func callAsFunction(_ x: Tensor) -> Tensor { layers.reduce(x) { $1($0) } }
+}
+
+/// `torch.nn.ModuleList`: children named "0", "1", ...
+public final class ModuleList<M: Module>: Module, RandomAccessCollection {
+    public let modules: [M]
+    public init(_ modules: [M]) {
+        self.modules = modules
+        super.init()
+        for (i, m) in modules.enumerated() { register(module: String(i), m) }
+    }
+    public var startIndex: Int { modules.startIndex }
+    public var endIndex: Int { modules.endIndex }
+    public subscript(position: Int) -> M { modules[position] }
+}

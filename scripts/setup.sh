@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Idempotent set-up: Debian packages, then the pinned libtorch in .libtorch/torch.
+# LIBTORCH=/path/to/torch uses an existing installation (for example site-packages/torch).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+REQUIRED_TORCH=2.13.0
+DEB_PACKAGES=(pkg-config zlib1g-dev libhdf5-dev libniftiio-dev libnifti2-dev libznz-dev)
+
+# --- Debian packages -------------------------------------------------------------------------
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    cmd="apt-get update && apt-get install -y --no-install-recommends ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "setup: missing Debian packages: ${missing[*]}" >&2
+        echo "setup: run this as root, then run make again:" >&2
+        echo "    sudo sh -c '$cmd'" >&2
+        exit 1
+    fi
+    echo "setup: installing ${missing[*]}"
+    sh -c "DEBIAN_FRONTEND=noninteractive $cmd" >/dev/null
+fi
+
+# --- libtorch ----------------------------------------------------------------------------------
+torch_version() {  # prints the version a torch folder declares, or nothing
+    sed -n "s/^__version__ *= *['\"]\([^'\"]*\)['\"].*/\1/p" "$1/version.py" 2>/dev/null | head -n1
+}
+check_torch() {  # $1: folder, $2: where it came from
+    local v
+    v=$(torch_version "$1")
+    if [ -z "$v" ]; then
+        echo "setup: $1 (from $2) is not a torch installation: $1/version.py is missing" >&2; exit 1
+    fi
+    case "$v" in
+        "$REQUIRED_TORCH"|"$REQUIRED_TORCH"+*) ;;
+        *) echo "setup: $1 (from $2) holds torch $v, but torch $REQUIRED_TORCH is required" >&2; exit 1;;
+    esac
+    for f in include/ATen/ATen.h lib/libtorch_cpu.so lib/libc10.so; do
+        [ -e "$1/$f" ] || { echo "setup: $1 (from $2) lacks $f; a torch wheel carries it" >&2; exit 1; }
+    done
+}
+
+mkdir -p .libtorch
+if [ -n "${LIBTORCH:-}" ]; then
+    target=$(cd "$LIBTORCH" 2>/dev/null && pwd) || { echo "setup: LIBTORCH=$LIBTORCH is not a folder" >&2; exit 1; }
+    check_torch "$target" "LIBTORCH"
+    if [ "$(readlink .libtorch/torch 2>/dev/null)" != "$target" ]; then
+        rm -rf .libtorch/torch
+        ln -s "$target" .libtorch/torch
+        echo "setup: using libtorch at $target"
+    fi
+elif [ -e .libtorch/torch/version.py ]; then
+    check_torch .libtorch/torch ".libtorch/torch"
+else
+    echo "setup: installing torch $REQUIRED_TORCH (libtorch) into .libtorch"
+    rm -rf .libtorch/pkg .libtorch/torch
+    py=$(command -v python3 || command -v python) || { echo "setup: python3 with pip is needed to fetch the torch wheel" >&2; exit 1; }
+    if ! "$py" -m pip install -q --no-deps --target .libtorch/pkg "torch==$REQUIRED_TORCH+cpu" 2>/dev/null; then
+        echo "setup: no torch==$REQUIRED_TORCH+cpu here; installing torch==$REQUIRED_TORCH --no-deps"
+        "$py" -m pip install -q --no-deps --target .libtorch/pkg "torch==$REQUIRED_TORCH"
+    fi
+    ln -s pkg/torch .libtorch/torch
+    check_torch .libtorch/torch "the torch wheel"
+fi
