@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "Torch", targets: ["Torch"]),
+        .library(name: "BrainData", targets: ["BrainData"]),
         .executable(name: "voxelformer", targets: ["voxelformer"]),
         .executable(name: "voxelformer-bench", targets: ["voxelformer-bench"]),
     ],
@@ -38,15 +39,24 @@ let package = Package(
             ]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CNIfTI", providers: [.apt(["libnifti2-dev", "libznz-dev"])]),
+        // The data layer: NSD readers and the synthetic generator. Depends on Torch and nothing above it.
+        .target(
+            name: "BrainData",
+            dependencies: ["Torch", "CHDF5", "CNIfTI"],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/include/nifti"])]
+        ),
         .executableTarget(
             name: "voxelformer",
             dependencies: [
-                "Torch",
+                "Torch", "BrainData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "voxelformer-bench", dependencies: ["Torch"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
+        .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )
