@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "BrainData", targets: ["BrainData"]),
+        .library(name: "VoxelFormer", targets: ["VoxelFormer"]),
         .executable(name: "voxelformer", targets: ["voxelformer"]),
         .executable(name: "voxelformer-bench", targets: ["voxelformer-bench"]),
     ],
@@ -47,16 +48,18 @@ let package = Package(
             dependencies: ["Torch", "CHDF5", "CNIfTI"],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/include/nifti"])]
         ),
+        .target(name: "VoxelFormer", dependencies: ["Torch", "BrainData", .product(name: "Yams", package: "Yams")]),
         .executableTarget(
             name: "voxelformer",
             dependencies: [
-                "Torch", "BrainData",
+                "Torch", "BrainData", "VoxelFormer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "voxelformer-bench", dependencies: ["Torch"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
+        .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -5,8 +5,10 @@ import CTorch
 public enum TensorIndex {
     case at(Int)
     case slice(start: Int?, end: Int?, step: Int)
-    case newAxis
-    case ellipsis
+    /// Written `.newAxis`.
+    case insertAxis
+    /// Written `.ellipsis`.
+    case remainingAxes
     case tensor(Tensor)
 
     public static var all: TensorIndex { .slice(start: nil, end: nil, step: 1) }
@@ -16,7 +18,7 @@ public enum TensorIndex {
     /// Consumes one dimension of the input.
     var consumesDimension: Bool {
         switch self {
-        case .newAxis, .ellipsis: false
+        case .insertAxis, .remainingAxes: false
         default: true
         }
     }
@@ -24,6 +26,15 @@ public enum TensorIndex {
 
 public protocol TensorIndexConvertible { var tensorIndex: TensorIndex { get } }
 extension TensorIndex: TensorIndexConvertible { public var tensorIndex: TensorIndex { self } }
+/// Lets `.all`, `.stride(...)`, `.newAxis` and `.ellipsis` be written inside a variadic subscript.
+extension TensorIndexConvertible where Self == TensorIndex {
+    public static var all: TensorIndex { TensorIndex.all }
+    public static var newAxis: TensorIndex { .insertAxis }
+    public static var ellipsis: TensorIndex { .remainingAxes }
+    public static func stride(_ start: Int?, _ end: Int?, _ step: Int) -> TensorIndex {
+        TensorIndex.stride(start, end, step)
+    }
+}
 extension Int: TensorIndexConvertible { public var tensorIndex: TensorIndex { .at(self) } }
 extension Range<Int>: TensorIndexConvertible {
     public var tensorIndex: TensorIndex { .slice(start: lowerBound, end: upperBound, step: 1) }
@@ -65,11 +76,11 @@ extension Tensor {
                 result = result.slice(dim, start: start ?? 0, end: end ?? Int(Int64.max), step: step)
                 advanced.append(nil)
                 dim += 1
-            case .newAxis:
+            case .insertAxis:
                 result = result.unsqueeze(dim)
                 advanced.append(nil)
                 dim += 1
-            case .ellipsis:
+            case .remainingAxes:
                 let skip = Swift.max(0, ndim - consumed)
                 advanced.append(contentsOf: Array(repeating: nil, count: skip))
                 dim += skip

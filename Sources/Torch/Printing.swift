@@ -18,7 +18,7 @@ extension Tensor: CustomStringConvertible {
             ? (bools.contains(false) ? 5 : 4)
             : values.map { format.string($0).count }.max() ?? 1
         var strides = [Int](repeating: 1, count: shape.count)
-        for i in stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
+        for i in Swift.stride(from: shape.count - 2, through: 0, by: -1) { strides[i] = strides[i + 1] * shape[i + 1] }
 
         func render(_ dim: Int, _ offset: Int, _ indent: Int) -> String {
             if dim == shape.count { return String(repeating: " ", count: width - element(offset).count) + element(offset) }

@@ -1,0 +1,95 @@
+/// The model's shape and options. Keys are the reference's (`model.encoder_hidden_dim`, ...), so a
+/// researcher's Hydra overrides carry over.
+public struct ModelConfig: Codable, Equatable, Sendable {
+    /// Encoder width C.
+    public var encoderHiddenDim = 256
+    /// Encoder layers.
+    public var natDepth = 2
+    /// Heads of the encoder and the decoder.
+    public var numHeads = 8
+    /// Tokens removed per encoder layer (bounded by half the tokens).
+    public var tomeR = 1000
+    /// Decoder width H.
+    public var decoderHiddenDim = 1280
+    public var nBlocksDecoder = 2
+    /// Queries Q (CLIP tokens).
+    public var clipSeqDim = 256
+    /// Target width E.
+    public var clipEmbDim = 1664
+    /// Full attention in the encoder; false selects kNN attention.
+    public var fullAttention = true
+    public var drop = 0.1
+    /// Drop-path rate of the last encoder layer (rises linearly from 0).
+    public var dropPathRate = 0.2
+    /// kNN attention after layer 0 measures distance on these last feature channels.
+    public var lastNFeatures = 16
+    public var natNumNeighbors = 8
+    /// ToMe: carry token sizes across layers (the ToMe paper) instead of restarting at 1 (the reference).
+    public var tomeCarrySizes = false
+    /// ToMe: add log(size) to attention logits (proportional attention).
+    public var tomeProportionalAttention = false
+    /// Route `clip_voxels` through the two-layer `clip_head` (the reference builds it but bypasses it).
+    public var clipThroughHead = false
+    /// Scale of the SIREN code: sin(omega0 * Linear(coords)).
+    public var sirenOmega0 = 30.0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case encoderHiddenDim = "encoder_hidden_dim", natDepth = "nat_depth", numHeads = "num_heads"
+        case tomeR = "tome_r", decoderHiddenDim = "decoder_hidden_dim", nBlocksDecoder = "n_blocks_decoder"
+        case clipSeqDim = "clip_seq_dim", clipEmbDim = "clip_emb_dim", fullAttention = "full_attention"
+        case drop, dropPathRate = "drop_path_rate", lastNFeatures = "last_n_features"
+        case natNumNeighbors = "nat_num_neighbors", tomeCarrySizes = "tome_carry_sizes"
+        case tomeProportionalAttention = "tome_proportional_attention", clipThroughHead = "clip_through_head"
+        case sirenOmega0 = "siren_omega0"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ModelConfig()
+        encoderHiddenDim = try c.decodeIfPresent(Int.self, forKey: .encoderHiddenDim) ?? d.encoderHiddenDim
+        natDepth = try c.decodeIfPresent(Int.self, forKey: .natDepth) ?? d.natDepth
+        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? d.numHeads
+        tomeR = try c.decodeIfPresent(Int.self, forKey: .tomeR) ?? d.tomeR
+        decoderHiddenDim = try c.decodeIfPresent(Int.self, forKey: .decoderHiddenDim) ?? d.decoderHiddenDim
+        nBlocksDecoder = try c.decodeIfPresent(Int.self, forKey: .nBlocksDecoder) ?? d.nBlocksDecoder
+        clipSeqDim = try c.decodeIfPresent(Int.self, forKey: .clipSeqDim) ?? d.clipSeqDim
+        clipEmbDim = try c.decodeIfPresent(Int.self, forKey: .clipEmbDim) ?? d.clipEmbDim
+        fullAttention = try c.decodeIfPresent(Bool.self, forKey: .fullAttention) ?? d.fullAttention
+        drop = try c.decodeIfPresent(Double.self, forKey: .drop) ?? d.drop
+        dropPathRate = try c.decodeIfPresent(Double.self, forKey: .dropPathRate) ?? d.dropPathRate
+        lastNFeatures = try c.decodeIfPresent(Int.self, forKey: .lastNFeatures) ?? d.lastNFeatures
+        natNumNeighbors = try c.decodeIfPresent(Int.self, forKey: .natNumNeighbors) ?? d.natNumNeighbors
+        tomeCarrySizes = try c.decodeIfPresent(Bool.self, forKey: .tomeCarrySizes) ?? d.tomeCarrySizes
+        tomeProportionalAttention = try c.decodeIfPresent(Bool.self, forKey: .tomeProportionalAttention)
+            ?? d.tomeProportionalAttention
+        clipThroughHead = try c.decodeIfPresent(Bool.self, forKey: .clipThroughHead) ?? d.clipThroughHead
+        sirenOmega0 = try c.decodeIfPresent(Double.self, forKey: .sirenOmega0) ?? d.sirenOmega0
+    }
+
+    /// The shape problems a user can put in a config, named by key.
+    public func validate() throws {
+        func fail(_ key: CodingKeys, _ why: String) throws { throw ConfigError("model.\(key.rawValue): \(why)") }
+        if encoderHiddenDim <= 0 || encoderHiddenDim % numHeads != 0 {
+            try fail(.encoderHiddenDim, "must be a positive multiple of num_heads (\(numHeads)), got \(encoderHiddenDim)")
+        }
+        if decoderHiddenDim <= 0 || decoderHiddenDim % numHeads != 0 {
+            try fail(.decoderHiddenDim, "must be a positive multiple of num_heads (\(numHeads)), got \(decoderHiddenDim)")
+        }
+        if encoderHiddenDim % 2 != 0 { try fail(.encoderHiddenDim, "must be even (the tokenizer halves it)") }
+        if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }
+        if tomeR < 0 { try fail(.tomeR, "must be 0 or more, got \(tomeR)") }
+        if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
+        if !fullAttention && lastNFeatures > encoderHiddenDim {
+            try fail(.lastNFeatures, "must be at most encoder_hidden_dim (\(encoderHiddenDim)), got \(lastNFeatures)")
+        }
+    }
+}
+
+/// A mistake in a configuration file or override; the message names the key and what is allowed.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,124 @@
+import Torch
+
+/// BERT-style multi-head attention with biased q, k, v and no output projection; cross-attention when
+/// `context` is given. Names: `query`, `key`, `value`.
+public final class QFormerAttention: Module {
+    public let query: Linear, key: Linear, value: Linear
+    public let heads: Int
+    public let attentionDropout: Double
+
+    public init(width: Int, contextWidth: Int? = nil, heads: Int, dropout: Double) {
+        query = Linear(width, width)
+        key = Linear(contextWidth ?? width, width)
+        value = Linear(contextWidth ?? width, width)
+        self.heads = heads
+        attentionDropout = dropout
+        super.init()
+        register(module: "query", query)
+        register(module: "key", key)
+        register(module: "value", value)
+    }
+
+    /// x (B, Q, H), context (B, N, H) -> (B, Q, H)
+    public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
+        let kv = context ?? x
+        let (b, q, h) = (x.size(0), x.size(1), x.size(2))
+        let d = h / heads
+        let qh = query(x).view(b, q, heads, d).transpose(1, 2)
+        let kh = key(kv).view(b, -1, heads, d).transpose(1, 2)
+        let vh = value(kv).view(b, -1, heads, d).transpose(1, 2)
+        // The reference keeps attention dropout on in evaluation; here evaluation is deterministic.
+        let out = F.scaledDotProductAttention(qh, kh, vh, dropout: training ? attentionDropout : 0)
+        return out.transpose(1, 2).reshape(b, q, h)
+    }
+}
+
+/// `LN(residual + Dropout(Linear(x)))`, LayerNorm eps 1e-6. Names: `dense`, `LayerNorm`.
+public final class ResidualProjection: Module {
+    public let dense: Linear
+    public let layerNorm: LayerNorm
+    public let dropout: Dropout
+
+    public init(width: Int, dropout: Double) {
+        dense = Linear(width, width)
+        layerNorm = LayerNorm(width, eps: 1e-6)
+        self.dropout = Dropout(dropout)
+        super.init()
+        register(module: "dense", dense)
+        register(module: "LayerNorm", layerNorm)
+        register(module: "dropout", self.dropout)
+    }
+
+    public func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor { layerNorm(dropout(dense(x)) + residual) }
+    /// The heads apply it to one tensor as both input and residual.
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, residual: x) }
+}
+
+/// Cross-attention to the encoder tokens, then self-attention, each post-norm with a residual; no
+/// feed-forward. Names: `cross_attn`, `projector_1`, `self_attn`, `projector_2`.
+public final class QFormerBlock: Module {
+    public let crossAttn: QFormerAttention, selfAttn: QFormerAttention
+    public let projector1: ResidualProjection, projector2: ResidualProjection
+
+    public init(width: Int, heads: Int, dropout: Double) {
+        crossAttn = QFormerAttention(width: width, contextWidth: width, heads: heads, dropout: dropout)
+        projector1 = ResidualProjection(width: width, dropout: dropout)
+        selfAttn = QFormerAttention(width: width, heads: heads, dropout: dropout)
+        projector2 = ResidualProjection(width: width, dropout: dropout)
+        super.init()
+        register(module: "cross_attn", crossAttn)
+        register(module: "projector_1", projector1)
+        register(module: "self_attn", selfAttn)
+        register(module: "projector_2", projector2)
+    }
+
+    /// queries (B, Q, H), tokens (B, N, H) -> (B, Q, H)
+    public func callAsFunction(_ x: Tensor, tokens: Tensor) -> Tensor {
+        let h = projector1(crossAttn(x, context: tokens), residual: x)
+        return projector2(selfAttn(h), residual: h)
+    }
+}
+
+/// The Q-Former decoder and its heads (the reference's `BrainDecoder`). Names: `queries`,
+/// `attention_blocks.{i}`, `backbone_head.{0,1}`, `backbone_proj`, `clip_head.{0,1}`, `clip_proj`.
+public final class QFormerDecoder: Module {
+    public let queries: Tensor
+    public let attentionBlocks: ModuleList<QFormerBlock>
+    public let backboneHead: ModuleList<ResidualProjection>
+    public let backboneProj: Linear
+    public let clipHead: ModuleList<ResidualProjection>
+    public let clipProj: Linear
+    public let clipThroughHead: Bool
+
+    public init(_ config: ModelConfig) {
+        let h = config.decoderHiddenDim
+        queries = Tensor.randn([1, config.clipSeqDim, h])
+        attentionBlocks = ModuleList((0..<config.nBlocksDecoder).map { _ in
+            QFormerBlock(width: h, heads: config.numHeads, dropout: config.drop)
+        })
+        // The heads keep the reference's fixed dropout of 0.1.
+        backboneHead = ModuleList([ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)])
+        backboneProj = Linear(h, config.clipEmbDim)
+        clipHead = ModuleList([ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)])
+        clipProj = Linear(h, config.clipEmbDim)
+        clipThroughHead = config.clipThroughHead
+        super.init()
+        register(parameter: "queries", queries)
+        register(module: "attention_blocks", attentionBlocks)
+        register(module: "backbone_head", backboneHead)
+        register(module: "backbone_proj", backboneProj)
+        register(module: "clip_head", clipHead)
+        register(module: "clip_proj", clipProj)
+    }
+
+    /// tokens (B, N, H) -> backbone (B, Q, E), clip_voxels (B, Q, E)
+    public func callAsFunction(_ tokens: Tensor) -> (backbone: Tensor, clipVoxels: Tensor) {
+        let b = tokens.size(0)
+        var q = queries.expand([b, -1, -1])
+        for block in attentionBlocks { q = block(q, tokens: tokens) }
+        let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
+        // The reference builds clip_head but projects the pre-head tensor; the option routes through it.
+        let clip = clipProj(clipThroughHead ? clipHead.reduce(q) { $1($0) } : q)
+        return (backbone, clip)
+    }
+}
