@@ -1,0 +1,138 @@
+import Foundation
+
+/// Where the data is and which subjects train and test.
+public struct DataConfig: Codable, Equatable, Sendable {
+    /// The data root in MindEye2's layout (real NSD or `voxelformer synth` output).
+    public var root = "data/synthetic"
+    public var trainSubjects: [Int] = [1, 2, 3]
+    public var testSubjects: [Int] = [1, 2, 3]
+    /// How betas are kept in memory: float32, float16 or bfloat16.
+    public var betasDtype = "float32"
+    /// Positional input: `raw` voxel indices (the reference) or `mm` through the NIfTI affine.
+    public var coordinates = "raw"
+    /// Replace NaN/inf betas by 0 instead of stopping.
+    public var replaceNonFinite = false
+    /// Batches prepared ahead of the training loop.
+    public var prefetch = 4
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case root, trainSubjects = "train_subjects", testSubjects = "test_subjects", betasDtype = "betas_dtype"
+        case coordinates, replaceNonFinite = "replace_non_finite", prefetch
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = DataConfig()
+        root = try c.get(.root, d.root)
+        trainSubjects = try c.get(.trainSubjects, d.trainSubjects)
+        testSubjects = try c.get(.testSubjects, d.testSubjects)
+        betasDtype = try c.get(.betasDtype, d.betasDtype)
+        coordinates = try c.get(.coordinates, d.coordinates)
+        replaceNonFinite = try c.get(.replaceNonFinite, d.replaceNonFinite)
+        prefetch = try c.get(.prefetch, d.prefetch)
+    }
+    func validate() throws {
+        guard ["float32", "float16", "bfloat16"].contains(betasDtype) else {
+            throw ConfigError("data.betas_dtype: expected float32, float16 or bfloat16, got '\(betasDtype)'")
+        }
+        guard ["raw", "mm"].contains(coordinates) else {
+            throw ConfigError("data.coordinates: expected raw or mm, got '\(coordinates)'")
+        }
+        if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
+    }
+}
+
+/// The optimisation schedule (the spec's "Losses and schedule").
+public struct TrainConfig: Codable, Equatable, Sendable {
+    public var epochs = 150
+    public var batchSize = 32
+    public var maxLR = 5e-5
+    public var weightDecay = 1e-2
+    public var gradClip = 1.0
+    /// Fraction of epochs trained with BiMixCo before SoftCLIP.
+    public var mixupPct = 0.33
+    /// BiMixCo's second term: `reference` (row softmax) or `symmetric` (MindEye's column softmax).
+    public var bimixcoForm = BiMixCoForm.reference
+    public var clipLossScale = 1.0
+    public var priorLossScale = 30.0
+    public var usePrior = false
+    public var seed: UInt64 = 42
+    /// fp32 (default), bf16 or fp16 autocast.
+    public var precision = "fp32"
+    /// Write a checkpoint every this many epochs (the final one is always written).
+    public var checkpointEvery = 1
+    /// Intra-op threads; 0 keeps libtorch's default.
+    public var threads = 0
+    /// Stop after this many optimiser steps in total (0: no limit); for quick runs.
+    public var maxSteps = 0
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
+        case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
+        case clipLossScale = "clip_loss_scale", priorLossScale = "prior_loss_scale", usePrior = "use_prior"
+        case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = TrainConfig()
+        epochs = try c.get(.epochs, d.epochs)
+        batchSize = try c.get(.batchSize, d.batchSize)
+        maxLR = try c.get(.maxLR, d.maxLR)
+        weightDecay = try c.get(.weightDecay, d.weightDecay)
+        gradClip = try c.get(.gradClip, d.gradClip)
+        mixupPct = try c.get(.mixupPct, d.mixupPct)
+        bimixcoForm = try c.get(.bimixcoForm, d.bimixcoForm)
+        clipLossScale = try c.get(.clipLossScale, d.clipLossScale)
+        priorLossScale = try c.get(.priorLossScale, d.priorLossScale)
+        usePrior = try c.get(.usePrior, d.usePrior)
+        seed = try c.get(.seed, d.seed)
+        precision = try c.get(.precision, d.precision)
+        checkpointEvery = try c.get(.checkpointEvery, d.checkpointEvery)
+        threads = try c.get(.threads, d.threads)
+        maxSteps = try c.get(.maxSteps, d.maxSteps)
+    }
+    func validate() throws {
+        if epochs < 1 { throw ConfigError("train.epochs: must be at least 1, got \(epochs)") }
+        if batchSize < 2 { throw ConfigError("train.batch_size: contrastive losses need at least 2, got \(batchSize)") }
+        if maxLR <= 0 { throw ConfigError("train.max_lr: must be positive, got \(maxLR)") }
+        guard ["fp32", "bf16", "fp16"].contains(precision) else {
+            throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
+        }
+        if !(0...1).contains(mixupPct) { throw ConfigError("train.mixup_pct: must be in [0, 1], got \(mixupPct)") }
+        if checkpointEvery < 1 { throw ConfigError("train.checkpoint_every: must be at least 1, got \(checkpointEvery)") }
+    }
+}
+
+/// Retrieval evaluation settings (the spec's "Retrieval evaluation").
+public struct EvalConfig: Codable, Equatable, Sendable {
+    public var pools = 30
+    public var poolSize = 300
+    public var protocolName = RetrievalProtocol.singleTrial
+    public var ties = TieRule.fractional
+    public var seed: UInt64 = 0
+    public var batchSize = 16
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case pools, poolSize = "pool_size", protocolName = "protocol", ties, seed, batchSize = "batch_size"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = EvalConfig()
+        pools = try c.get(.pools, d.pools)
+        poolSize = try c.get(.poolSize, d.poolSize)
+        protocolName = try c.get(.protocolName, d.protocolName)
+        ties = try c.get(.ties, d.ties)
+        seed = try c.get(.seed, d.seed)
+        batchSize = try c.get(.batchSize, d.batchSize)
+    }
+    func validate() throws {
+        if pools < 1 { throw ConfigError("eval.pools: must be at least 1, got \(pools)") }
+        if poolSize < 2 { throw ConfigError("eval.pool_size: must be at least 2, got \(poolSize)") }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `fallback` when the key is absent.
+    func get<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}

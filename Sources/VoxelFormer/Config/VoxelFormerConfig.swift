@@ -1,0 +1,147 @@
+import Foundation
+import Yams
+
+/// Everything a run needs: `model`, `data`, `train`, `eval`, plus the run folder. Loaded from a YAML
+/// preset (`configs/paper.yaml`, `configs/demo.yaml`) with Hydra-style dotted overrides (`model.nat_depth=2`).
+public struct VoxelFormerConfig: Codable, Equatable, Sendable {
+    public var model = ModelConfig()
+    public var data = DataConfig()
+    public var train = TrainConfig()
+    public var eval = EvalConfig()
+    /// Where checkpoints, metrics and plots go.
+    public var runDir = "runs/default"
+
+    public init() {}
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case model, data, train, eval, runDir = "run_dir"
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = VoxelFormerConfig()
+        model = try c.get(.model, d.model)
+        data = try c.get(.data, d.data)
+        train = try c.get(.train, d.train)
+        eval = try c.get(.eval, d.eval)
+        runDir = try c.get(.runDir, d.runDir)
+    }
+
+    /// The keys each section accepts, for error messages and unknown-key checks.
+    static let allowedKeys: [String: [String]] = [
+        "model": ModelConfig.CodingKeys.allCases.map(\.rawValue),
+        "data": DataConfig.CodingKeys.allCases.map(\.rawValue),
+        "train": TrainConfig.CodingKeys.allCases.map(\.rawValue),
+        "eval": EvalConfig.CodingKeys.allCases.map(\.rawValue),
+    ]
+
+    public func validate() throws {
+        try model.validate()
+        try data.validate()
+        try train.validate()
+        try eval.validate()
+    }
+
+    // MARK: loading
+
+    /// Reads `path` (or the defaults when nil), applies `overrides` (`section.key=value`, values in YAML
+    /// syntax) and validates. Unknown keys and ill-typed values throw `ConfigError` naming the key.
+    public static func load(path: String?, overrides: [String] = []) throws -> VoxelFormerConfig {
+        var root: Node = [:]
+        if let path {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigError("\(path): cannot read the config file")
+            }
+            do {
+                root = try Yams.compose(yaml: text) ?? [:]
+            } catch {
+                throw ConfigError("\(path): not valid YAML: \(error)")
+            }
+        }
+        for o in overrides { root = try apply(override: o, to: root) }
+        try checkKeys(root, source: path ?? "overrides")
+        do {
+            let config = try YAMLDecoder().decode(VoxelFormerConfig.self, from: Yams.serialize(node: root))
+            try config.validate()
+            return config
+        } catch let error as DecodingError {
+            throw ConfigError(describe(error))
+        }
+    }
+
+    /// Sets one dotted key: `model.nat_depth=2`, `train.max_lr=1e-4`, `data.train_subjects=[1,2]`.
+    static func apply(override: String, to root: Node) throws -> Node {
+        guard let eq = override.firstIndex(of: "=") else {
+            throw ConfigError("override '\(override)': expected key=value, e.g. model.nat_depth=2")
+        }
+        let path = override[..<eq].split(separator: ".").map(String.init)
+        let text = String(override[override.index(after: eq)...])
+        guard !path.isEmpty else { throw ConfigError("override '\(override)': the key is empty") }
+        let value = (try? Yams.compose(yaml: text)) ?? Node(text)
+        return try set(value ?? Node(text), at: path[...], in: root, full: path.joined(separator: "."))
+    }
+
+    private static func set(_ value: Node, at path: ArraySlice<String>, in node: Node, full: String) throws -> Node {
+        guard case .mapping(var mapping) = node else {
+            throw ConfigError("override \(full): '\(path.first ?? "")' is not inside a section")
+        }
+        let key = path.first!
+        if path.count == 1 {
+            mapping[Node(key)] = value
+        } else {
+            let child = mapping[Node(key)] ?? [:]
+            mapping[Node(key)] = try set(value, at: path.dropFirst(), in: child, full: full)
+        }
+        return .mapping(mapping)
+    }
+
+    private static func checkKeys(_ root: Node, source: String) throws {
+        guard case .mapping(let top) = root else {
+            throw ConfigError("\(source): the config must be a mapping of sections (model, data, train, eval, run_dir)")
+        }
+        let sections = CodingKeys.allCases.map(\.rawValue)
+        for (k, v) in top {
+            let name = k.string ?? "?"
+            guard sections.contains(name) else {
+                throw ConfigError("unknown key '\(name)'; allowed: \(sections.joined(separator: ", "))")
+            }
+            guard let allowed = allowedKeys[name] else { continue }
+            guard case .mapping(let section) = v else {
+                throw ConfigError("\(name): expected a mapping of keys (\(allowed.joined(separator: ", ")))")
+            }
+            for (sk, _) in section {
+                let key = sk.string ?? "?"
+                if !allowed.contains(key) {
+                    throw ConfigError("unknown key '\(name).\(key)'; allowed in \(name): \(allowed.joined(separator: ", "))")
+                }
+            }
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .typeMismatch(let type, let c):
+            return "\(path(c)): expected \(typeName(type)); \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            return "\(path(c)): \(c.debugDescription)"
+        case .valueNotFound(let type, let c):
+            return "\(path(c)): expected \(typeName(type)), found nothing"
+        case .keyNotFound(let key, let c):
+            return "\(path(c)): missing key \(key.stringValue)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is UInt64.Type: "an integer"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        case is String.Type: "a string"
+        default: "\(type)"
+        }
+    }
+
+    /// The YAML form written into every run folder.
+    public func yaml() throws -> String { try YAMLEncoder().encode(self) }
+}

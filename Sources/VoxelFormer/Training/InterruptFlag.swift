@@ -1,0 +1,27 @@
+import Foundation
+
+/// Turns Ctrl-C (SIGINT) and SIGTERM into a flag the training loop polls, so it can save and exit cleanly.
+/// A second Ctrl-C exits at once.
+public enum InterruptFlag {
+    nonisolated(unsafe) private static var raised: sig_atomic_t = 0
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    public static var isRaised: Bool { raised != 0 }
+
+    public static func install() {
+        guard sources.isEmpty else { return }
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                if raised != 0 { exit(130) }
+                raised = 1
+                FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)\n".utf8))
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+    /// For tests: raise or clear the flag by hand.
+    public static func set(_ value: Bool) { raised = value ? 1 : 0 }
+}

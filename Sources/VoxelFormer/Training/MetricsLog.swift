@@ -1,0 +1,59 @@
+import Foundation
+
+/// Appends one JSON object per line (`metrics.jsonl`): the record of a run that plots and resumes read.
+public final class MetricsLog {
+    public let url: URL
+    let handle: FileHandle
+
+    public init(url: URL) throws {
+        self.url = url
+        if !FileManager.default.fileExists(atPath: url.path) {
+            FileManager.default.createFile(atPath: url.path, contents: nil)
+        }
+        guard let h = FileHandle(forWritingAtPath: url.path) else {
+            throw ConfigError("\(url.path): cannot open the metrics file for writing")
+        }
+        h.seekToEndOfFile()
+        handle = h
+    }
+    deinit { try? handle.close() }
+
+    public func append(_ record: [String: MetricValue]) {
+        let body = record.keys.sorted().map { "\"\($0)\": \(record[$0]!.json)" }.joined(separator: ", ")
+        handle.write(Data(("{" + body + "}\n").utf8))
+    }
+
+    /// Every record of a metrics file, for plots (numbers only; strings are skipped).
+    public static func read(_ url: URL) -> [[String: Double]] {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
+        return text.split(separator: "\n").compactMap { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return obj.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        }
+    }
+
+    /// Keeps only the records written before `step` (a resumed run rewrites what followed its checkpoint).
+    public static func truncate(_ url: URL, beforeStep step: Int) throws {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let s = (obj["step"] as? NSNumber)?.intValue else { return true }
+            return s <= step
+        }
+        try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(to: url, atomically: true, encoding: .utf8)
+    }
+}
+
+public enum MetricValue: Sendable, ExpressibleByFloatLiteral, ExpressibleByIntegerLiteral, ExpressibleByStringLiteral {
+    case number(Double), integer(Int), text(String)
+    public init(floatLiteral v: Double) { self = .number(v) }
+    public init(integerLiteral v: Int) { self = .integer(v) }
+    public init(stringLiteral v: String) { self = .text(v) }
+    var json: String {
+        switch self {
+        case .number(let v): v.isFinite ? String(v) : "null"
+        case .integer(let v): String(v)
+        case .text(let s): "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+    }
+}
