@@ -53,8 +53,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// BiMixCo's second term: `reference` (row softmax) or `symmetric` (MindEye's column softmax).
     public var bimixcoForm = BiMixCoForm.reference
     public var clipLossScale = 1.0
-    public var priorLossScale = 30.0
-    public var usePrior = false
     public var seed: UInt64 = 42
     /// fp32 (default), bf16 or fp16 autocast.
     public var precision = "fp32"
@@ -69,7 +67,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
         case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
-        case clipLossScale = "clip_loss_scale", priorLossScale = "prior_loss_scale", usePrior = "use_prior"
+        case clipLossScale = "clip_loss_scale"
         case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
     }
     public init(from decoder: Decoder) throws {
@@ -82,8 +80,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         mixupPct = try c.get(.mixupPct, d.mixupPct)
         bimixcoForm = try c.get(.bimixcoForm, d.bimixcoForm)
         clipLossScale = try c.get(.clipLossScale, d.clipLossScale)
-        priorLossScale = try c.get(.priorLossScale, d.priorLossScale)
-        usePrior = try c.get(.usePrior, d.usePrior)
         seed = try c.get(.seed, d.seed)
         precision = try c.get(.precision, d.precision)
         checkpointEvery = try c.get(.checkpointEvery, d.checkpointEvery)

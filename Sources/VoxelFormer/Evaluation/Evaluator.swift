@@ -1,0 +1,175 @@
+import Foundation
+import Torch
+
+/// Retrieval results of one subject (or the average over subjects).
+public struct SubjectRetrieval: Codable, Sendable, Equatable {
+    public var subject: Int?
+    public var samples: Int
+    public var imageRetrieval: Double
+    public var brainRetrieval: Double
+    /// Mean cosine similarity between each predicted embedding and its target.
+    public var cosine: Double
+    public var poolSize: Int
+    public var pools: Int
+    public var chance: Double { 1 / Double(poolSize) }
+
+    enum CodingKeys: String, CodingKey {
+        case subject, samples, imageRetrieval = "image_retrieval", brainRetrieval = "brain_retrieval", cosine
+        case poolSize = "pool_size", pools, chance
+    }
+    public init(subject: Int?, samples: Int, imageRetrieval: Double, brainRetrieval: Double, cosine: Double,
+                poolSize: Int, pools: Int)
+    {
+        (self.subject, self.samples, self.imageRetrieval, self.brainRetrieval, self.cosine, self.poolSize, self.pools) =
+            (subject, samples, imageRetrieval, brainRetrieval, cosine, poolSize, pools)
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        subject = try c.decodeIfPresent(Int.self, forKey: .subject)
+        samples = try c.decode(Int.self, forKey: .samples)
+        imageRetrieval = try c.decode(Double.self, forKey: .imageRetrieval)
+        brainRetrieval = try c.decode(Double.self, forKey: .brainRetrieval)
+        cosine = try c.decode(Double.self, forKey: .cosine)
+        poolSize = try c.decode(Int.self, forKey: .poolSize)
+        pools = try c.decode(Int.self, forKey: .pools)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(subject, forKey: .subject)
+        try c.encode(samples, forKey: .samples)
+        try c.encode(imageRetrieval, forKey: .imageRetrieval)
+        try c.encode(brainRetrieval, forKey: .brainRetrieval)
+        try c.encode(cosine, forKey: .cosine)
+        try c.encode(poolSize, forKey: .poolSize)
+        try c.encode(pools, forKey: .pools)
+        try c.encode(chance, forKey: .chance)
+    }
+}
+
+/// A retrieval report: per subject and averaged, always naming the protocol and the tie rule.
+public struct EvaluationReport: Codable, Sendable {
+    public var protocolName: RetrievalProtocol
+    public var ties: TieRule
+    public var subjects: [SubjectRetrieval]
+    /// Extra columns for the table (e.g. the synthetic data's oracle ceiling).
+    public var ceiling: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case protocolName = "protocol", ties, subjects, average, ceiling = "oracle_top1"
+    }
+    public init(protocolName: RetrievalProtocol, ties: TieRule, subjects: [SubjectRetrieval], ceiling: Double? = nil) {
+        (self.protocolName, self.ties, self.subjects, self.ceiling) = (protocolName, ties, subjects, ceiling)
+    }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        protocolName = try c.decode(RetrievalProtocol.self, forKey: .protocolName)
+        ties = try c.decode(TieRule.self, forKey: .ties)
+        subjects = try c.decode([SubjectRetrieval].self, forKey: .subjects)
+        ceiling = try c.decodeIfPresent(Double.self, forKey: .ceiling)
+    }
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(protocolName, forKey: .protocolName)
+        try c.encode(ties, forKey: .ties)
+        try c.encode(subjects, forKey: .subjects)
+        try c.encodeIfPresent(average, forKey: .average)
+        try c.encodeIfPresent(ceiling, forKey: .ceiling)
+    }
+
+    /// The mean over subjects.
+    public var average: SubjectRetrieval? {
+        guard !subjects.isEmpty else { return nil }
+        let n = Double(subjects.count)
+        return SubjectRetrieval(
+            subject: nil, samples: subjects.reduce(0) { $0 + $1.samples },
+            imageRetrieval: subjects.reduce(0) { $0 + $1.imageRetrieval } / n,
+            brainRetrieval: subjects.reduce(0) { $0 + $1.brainRetrieval } / n,
+            cosine: subjects.reduce(0) { $0 + $1.cosine } / n,
+            poolSize: subjects.map(\.poolSize).min() ?? 0, pools: subjects.map(\.pools).min() ?? 0)
+    }
+
+    public func json() throws -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try e.encode(self), as: UTF8.self)
+    }
+
+    /// A plain-text table: one row per subject, then the average.
+    public func table() -> String {
+        var header = ["subject", "samples", "image retr.", "brain retr.", "chance", "cosine", "pools"]
+        if ceiling != nil { header.insert("oracle", at: 5) }
+        var rows: [[String]] = []
+        func row(_ r: SubjectRetrieval, name: String) -> [String] {
+            var cells = [name, String(r.samples), pct(r.imageRetrieval), pct(r.brainRetrieval), pct(r.chance),
+                         String(format: "%.3f", r.cosine), "\(r.pools)x\(r.poolSize)"]
+            if let ceiling { cells.insert(pct(ceiling), at: 5) }
+            return cells
+        }
+        for s in subjects { rows.append(row(s, name: s.subject.map { "subj0\($0)" } ?? "-")) }
+        if subjects.count > 1, let avg = average { rows.append(row(avg, name: "average")) }
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                : String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
+        }
+        var out = "top-1 retrieval, \(protocolName.rawValue) protocol, \(ties.description)\n"
+        out += line(header) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
+        out += rows.map(line).joined(separator: "\n")
+        return out
+    }
+    private func pct(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
+}
+
+/// Encodes every test trial of each test subject (evaluation mode, no dropout, no gradients) and scores
+/// retrieval.
+public struct Evaluator {
+    public var config: EvalConfig
+    public init(config: EvalConfig) { self.config = config }
+
+    public func evaluate(model: VoxelFormerModel, data: TrainingData) throws -> EvaluationReport {
+        let wasTraining = model.training
+        model.eval()
+        defer { model.train(wasTraining) }
+        var subjects: [SubjectRetrieval] = []
+        for subject in data.testSubjects {
+            let test = try data.testSet(subject: subject)
+            let coords = try data.coordinates(subject: subject)
+            let predictions = Torch.noGrad { () -> Tensor in
+                let n = test.voxels.size(0)
+                let parts = stride(from: 0, to: n, by: config.batchSize).map { start in
+                    model(test.voxels[start..<min(start + config.batchSize, n)], coords: coords).clipVoxels
+                }
+                return Tensor.cat(parts, dim: 0)
+            }
+            subjects.append(score(brain: predictions, targets: test.targets, imageIDs: test.imageIDs, subject: subject))
+        }
+        return EvaluationReport(protocolName: config.protocolName, ties: config.ties, subjects: subjects)
+    }
+
+    /// Scores saved or computed embeddings; row i of `brain` and `targets` belong to the same trial.
+    public func score(brain: Tensor, targets: Tensor, imageIDs: [Int]?, subject: Int?) -> SubjectRetrieval {
+        var brain = brain.to(.float32), targets = targets.to(.float32)
+        if config.protocolName == .outputAveraged, let imageIDs {
+            (brain, targets) = Evaluator.averageRepeats(brain: brain, targets: targets, imageIDs: imageIDs)
+        }
+        let n = brain.size(0)
+        let cosine = F.cosineSimilarity(brain.reshape(n, -1), targets.reshape(n, -1), dim: 1).mean().item()
+        let scorer = RetrievalScorer(brain: brain, targets: targets)
+        let r = scorer.evaluate(pools: config.pools, poolSize: config.poolSize, seed: config.seed, rule: config.ties)
+        return SubjectRetrieval(subject: subject, samples: n, imageRetrieval: r.imageRetrieval,
+                                brainRetrieval: r.brainRetrieval, cosine: cosine, poolSize: r.poolSize, pools: r.pools)
+    }
+
+    /// MindEye2's protocol: the outputs of all repeats of an image are averaged (in first-seen order).
+    public static func averageRepeats(brain: Tensor, targets: Tensor, imageIDs: [Int]) -> (Tensor, Tensor) {
+        var order: [Int] = []
+        var rows: [Int: [Int]] = [:]
+        for (i, id) in imageIDs.enumerated() {
+            if rows[id] == nil { order.append(id) }
+            rows[id, default: []].append(i)
+        }
+        let averaged = order.map { brain.indexSelect(0, Tensor(rows[$0]!)).mean(0) }
+        let first = order.map { rows[$0]![0] }
+        return (Tensor.stack(averaged), targets.indexSelect(0, Tensor(first)))
+    }
+}

@@ -1,0 +1,229 @@
+import BrainData
+import Foundation
+import Torch
+
+/// Why training stopped early. Both cases leave a checkpoint to resume from.
+public enum TrainingStop: Error, CustomStringConvertible {
+    case nonFiniteLoss(value: Double, epoch: Int, step: Int, checkpoint: URL)
+    case interrupted(checkpoint: URL)
+
+    public var description: String {
+        switch self {
+        case .nonFiniteLoss(let v, let e, let s, let c):
+            "the loss became \(v) at epoch \(e), step \(s); the last good state is saved in \(c.path) "
+                + "(resume with --resume after lowering train.max_lr or checking the data)"
+        case .interrupted(let c):
+            "interrupted; the state is saved in \(c.path) (continue with --resume)"
+        }
+    }
+}
+
+/// Trains a VoxelFormer model as the spec describes: BiMixCo then SoftCLIP, AdamW with the reference's
+/// parameter groups, OneCycle with beta1 cycling stepped every iteration, gradient clipping on the brain
+/// model, one subject per batch. Checkpoints hold everything needed to resume exactly.
+public final class Trainer {
+    public let config: VoxelFormerConfig
+    public let model: VoxelFormerModel
+    public let data: TrainingData
+    public let runDir: URL
+    let optimizer: AdamW
+    var scheduler: OneCycleLR
+    var sampler: SubjectBatchSampler
+    let schedule: ContrastiveSchedule
+    let evaluator: Evaluator
+    var coordinates: [Int: Tensor] = [:]
+    /// Optimiser steps done.
+    public private(set) var step = 0
+    public private(set) var epoch = 0
+    var stepInEpoch = 0
+    /// Sampler state at the start of the current epoch (so a mid-epoch resume regenerates its batches).
+    var epochSamplerState: SubjectBatchSampler
+    /// Called after every step with (step, loss); tests record the loss sequence through it.
+    public var onStep: ((Int, Double) -> Void)?
+    /// Draws the progress bar; off in tests.
+    public var showProgress = true
+
+    public var checkpointURL: URL { runDir.appendingPathComponent("checkpoint.safetensors") }
+    public var metricsURL: URL { runDir.appendingPathComponent("metrics.jsonl") }
+
+    public init(config: VoxelFormerConfig, data: TrainingData, runDir: URL) throws {
+        self.config = config
+        self.data = data
+        self.runDir = runDir
+        if config.train.threads > 0 { Torch.threads = config.train.threads }
+        Torch.manualSeed(config.train.seed)
+        model = VoxelFormerModel(config.model)
+        let counts = Dictionary(uniqueKeysWithValues: data.trainSubjects.map { ($0, data.trainTrialCount(subject: $0)) })
+        sampler = SubjectBatchSampler(trialCounts: counts, batchSize: config.train.batchSize, seed: config.train.seed)
+        epochSamplerState = sampler
+        let stepsPerEpoch = sampler.batchesPerEpoch
+        guard stepsPerEpoch > 0 else {
+            throw ConfigError("train.batch_size: \(config.train.batchSize) is larger than every subject's train trials "
+                + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
+        }
+        optimizer = try AdamW(groups: Trainer.parameterGroups(model, config: config.train), betas: (0.9, 0.999), eps: 1e-8)
+        let total = config.train.epochs * stepsPerEpoch
+        scheduler = OneCycleLR(maxLR: config.train.maxLR, totalSteps: total,
+                               pctStart: 2 / Double(config.train.epochs), anneal: .cos)
+        scheduler.apply(to: optimizer)
+        schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
+        evaluator = Evaluator(config: config.eval)
+        try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
+    }
+
+    /// AdamW groups as in the reference: no weight decay for biases and LayerNorm parameters named
+    /// `LayerNorm.*` (so the encoder's norm1/norm2 weights are decayed).
+    static func parameterGroups(_ model: Module, config: TrainConfig) -> [AdamW.ParameterGroup] {
+        let named = model.namedParameters()
+        let noDecay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+        let isNoDecay: (String) -> Bool = { name in noDecay.contains { name.contains($0) } }
+        return [
+            AdamW.ParameterGroup(named.filter { !isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR,
+                                 weightDecay: config.weightDecay),
+            AdamW.ParameterGroup(named.filter { isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR, weightDecay: 0),
+        ]
+    }
+
+    public var stepsPerEpoch: Int { sampler.batchesPerEpoch }
+
+    // MARK: the loop
+
+    /// Trains to the configured number of epochs (or `train.max_steps`), evaluating after every epoch.
+    public func run() throws {
+        let log = try MetricsLog(url: metricsURL)
+        let maxSteps = config.train.maxSteps > 0 ? config.train.maxSteps : Int.max
+        while epoch < config.train.epochs && step < maxSteps {
+            if stepInEpoch == 0 { epochSamplerState = sampler }
+            var epochSampler = epochSamplerState
+            let batches = epochSampler.nextEpoch()
+            let bar = ProgressBar(total: batches.count, label: "epoch \(epoch + 1)/\(config.train.epochs)",
+                                  interactive: showProgress && isatty(STDERR_FILENO) != 0)
+            var lossSum = 0.0, samples = 0
+            let started = Date()
+            for batch in batches.dropFirst(stepInEpoch) {
+                if step >= maxSteps { break }
+                let (loss, lr) = try trainStep(batch)
+                lossSum += loss
+                samples += batch.trials.count
+                step += 1
+                stepInEpoch += 1
+                onStep?(step, loss)
+                log.append(["step": .integer(step), "epoch": .integer(epoch), "loss": .number(loss), "lr": .number(lr),
+                            "subject": .integer(batch.subject)])
+                bar.update(done: stepInEpoch, loss: loss, lr: lr, samples: samples)
+                if InterruptFlag.isRaised {
+                    try saveCheckpoint()
+                    throw TrainingStop.interrupted(checkpoint: checkpointURL)
+                }
+            }
+            let finishedEpoch = stepInEpoch == batches.count
+            let seconds = Date().timeIntervalSince(started)
+            if finishedEpoch {
+                sampler = epochSampler
+                epochSamplerState = sampler
+                epoch += 1
+                stepInEpoch = 0
+                let results = try evaluate()
+                var record: [String: MetricValue] = ["step": .integer(step), "epoch": .integer(epoch - 1),
+                                                     "epoch_seconds": .number(seconds)]
+                if let avg = results.average {
+                    record["image_retrieval"] = .number(avg.imageRetrieval)
+                    record["brain_retrieval"] = .number(avg.brainRetrieval)
+                    record["cosine"] = .number(avg.cosine)
+                }
+                log.append(record)
+                bar.finish(summary: String(
+                    format: "epoch %d/%d  loss %.4f  %@  %.1fs", epoch, config.train.epochs,
+                    lossSum / Double(max(batches.count, 1)),
+                    results.average.map { String(format: "image %.3f  brain %.3f", $0.imageRetrieval, $0.brainRetrieval) } ?? "",
+                    seconds))
+                if epoch % config.train.checkpointEvery == 0 || epoch == config.train.epochs { try saveCheckpoint() }
+            } else {
+                bar.finish(summary: "stopped after step \(step) (train.max_steps)")
+            }
+        }
+        try saveCheckpoint()
+    }
+
+    /// One optimiser step on one batch; returns the loss and the learning rate used.
+    func trainStep(_ batch: Batch) throws -> (loss: Double, lr: Double) {
+        model.train()
+        let (voxels, targets) = try data.trainBatch(subject: batch.subject, trials: batch.trials)
+        let coords = try coordinates(for: batch.subject)
+        var input = voxels
+        var mixco: MixCo?
+        if schedule.usesBiMixCo(epoch: epoch) {
+            let m = MixCo(voxels: voxels)
+            input = m.mixed
+            mixco = m
+        }
+        let precision = config.train.precision
+        let clipVoxels = Torch.autocast(.cpu, dtype: precision == "fp16" ? .float16 : .bfloat16,
+                                        enabled: precision != "fp32") {
+            model(input, coords: coords).clipVoxels
+        }
+        let b = voxels.size(0)
+        let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
+        let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
+        var loss: Tensor
+        if let mixco {
+            loss = biMixCoLoss(predictions: p, targets: t, mixco: mixco, temperature: schedule.mixcoTemperature,
+                               form: config.train.bimixcoForm)
+        } else {
+            loss = softCLIPLoss(predictions: p, targets: t, temperature: schedule.softCLIPTemperature(epoch: epoch))
+        }
+        loss = loss * config.train.clipLossScale
+        let value = loss.item()
+        guard value.isFinite else {
+            try saveCheckpoint()
+            throw TrainingStop.nonFiniteLoss(value: value, epoch: epoch, step: step, checkpoint: checkpointURL)
+        }
+        let lr = optimizer.lr(group: 0)
+        loss.backward()
+        clipGradNorm(model.parameters(), maxNorm: config.train.gradClip)
+        optimizer.step()
+        scheduler.step(optimizer)
+        optimizer.zeroGrad()
+        return (value, lr)
+    }
+
+    func coordinates(for subject: Int) throws -> Tensor {
+        if let c = coordinates[subject] { return c }
+        let c = try data.coordinates(subject: subject)
+        coordinates[subject] = c
+        return c
+    }
+
+    /// Retrieval on every test subject with the current weights.
+    public func evaluate() throws -> EvaluationReport {
+        try evaluator.evaluate(model: model, data: data)
+    }
+
+    // MARK: checkpoints
+
+    public func saveCheckpoint() throws {
+        let checkpoint = Checkpoint(
+            model: model.stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
+            torchRNG: Torch.rngState(), epoch: epoch, step: step, stepInEpoch: stepInEpoch,
+            samplerState: String(decoding: try JSONEncoder().encode(epochSamplerState), as: UTF8.self),
+            configYAML: try config.yaml())
+        try checkpoint.write(to: checkpointURL)
+    }
+
+    /// Restores a checkpoint written by `saveCheckpoint`; the run then continues exactly where it stopped.
+    public func resume(from url: URL) throws {
+        let c = try Checkpoint.read(url)
+        try model.load(stateDict: c.model)
+        try optimizer.load(stateDict: c.optimizer)
+        try scheduler.load(stateDict: c.scheduler)
+        guard let samplerData = c.samplerState.data(using: .utf8),
+              let s = try? JSONDecoder().decode(SubjectBatchSampler.self, from: samplerData) else {
+            throw ConfigError("\(url.path): the checkpoint's sampler state cannot be read")
+        }
+        epochSamplerState = s
+        sampler = s
+        (epoch, step, stepInEpoch) = (c.epoch, c.step, c.stepInEpoch)
+        Torch.setRNGState(c.torchRNG)
+        try MetricsLog.truncate(metricsURL, beforeStep: step)
+    }
+}
