@@ -1,3 +1,4 @@
+import BrainData
 import Foundation
 import Torch
 
@@ -104,28 +105,15 @@ public struct RetrievalScorer {
             let s = score(pool: Array(0..<count), rule: rule)
             return (s.imageRetrieval, s.brainRetrieval, count, 1)
         }
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var image = 0.0, brain = 0.0
         for _ in 0..<pools {
             var all = Array(0..<count)
-            all.shuffle(using: &rng)
+            rng.shuffle(&all)
             let s = score(pool: Array(all.prefix(poolSize)), rule: rule)
             image += s.imageRetrieval
             brain += s.brainRetrieval
         }
         return (image / Double(pools), brain / Double(pools), poolSize, pools)
-    }
-}
-
-/// A small seeded generator (SplitMix64) for reproducible pools.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
