@@ -13,5 +13,6 @@ struct VoxelFormerCommand: ParsableCommand {
 }
 
 enum VoxelFormerVersion {
-    static let string = "0.1.0 (libtorch \(Torch.version))"
+    static let number = "0.1.0"
+    static let string = "\(number) (libtorch \(Torch.version))"
 }
