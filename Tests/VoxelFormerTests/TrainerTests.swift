@@ -5,7 +5,7 @@ import Torch
 
 /// A tiny in-memory decoding problem: targets are a fixed function of a latent per image, voxels a linear
 /// read-out of the latent plus noise. Enough structure for the trainer to learn within a few epochs.
-final class InMemoryData: TrainingData {
+final class InMemoryData: TrainingData, @unchecked Sendable {
     let subjects: [Int]
     var trainSubjects: [Int] { subjects }
     var testSubjects: [Int] { subjects }

@@ -100,9 +100,11 @@ public final class Trainer {
                                   interactive: showProgress && isatty(STDERR_FILENO) != 0)
             var lossSum = 0.0, samples = 0
             let started = Date()
-            for batch in batches.dropFirst(stepInEpoch) {
-                if step >= maxSteps { break }
-                let (loss, lr) = try trainStep(batch)
+            let pending = Array(batches.dropFirst(stepInEpoch).prefix(maxSteps - step))
+            let source = BatchSource(pending, data: data, prefetch: config.data.prefetch)
+            for batch in pending {
+                let tensors = try source.next()
+                let (loss, lr) = try trainStep(batch, voxels: tensors.voxels, targets: tensors.targets)
                 lossSum += loss
                 samples += batch.trials.count
                 step += 1
@@ -146,9 +148,8 @@ public final class Trainer {
     }
 
     /// One optimiser step on one batch; returns the loss and the learning rate used.
-    func trainStep(_ batch: Batch) throws -> (loss: Double, lr: Double) {
+    func trainStep(_ batch: Batch, voxels: Tensor, targets: Tensor) throws -> (loss: Double, lr: Double) {
         model.train()
-        let (voxels, targets) = try data.trainBatch(subject: batch.subject, trials: batch.trials)
         let coords = try coordinates(for: batch.subject)
         var input = voxels
         var mixco: MixCo?
@@ -225,5 +226,31 @@ public final class Trainer {
         (epoch, step, stepInEpoch) = (c.epoch, c.step, c.stepInEpoch)
         Torch.setRNGState(c.torchRNG)
         try MetricsLog.truncate(metricsURL, beforeStep: step)
+    }
+}
+
+/// The tensors of an epoch's batches, read ahead on a background thread when `prefetch > 0`.
+final class BatchSource {
+    let prefetcher: Prefetcher<(voxels: Tensor, targets: Tensor)>?
+    var batches: IndexingIterator<[Batch]>
+    let data: TrainingData
+
+    init(_ batches: [Batch], data: TrainingData, prefetch: Int) {
+        self.batches = batches.makeIterator()
+        self.data = data
+        prefetcher = prefetch > 0 && !batches.isEmpty
+            ? Prefetcher(batches, capacity: prefetch) { b in try data.trainBatch(subject: b.subject, trials: b.trials) }
+            : nil
+    }
+
+    func next() throws -> (voxels: Tensor, targets: Tensor) {
+        let batch = batches.next()!
+        if let prefetcher {
+            guard let tensors = try prefetcher.next() else {
+                throw ConfigError("the batch prefetcher ended early at subject \(batch.subject)")
+            }
+            return tensors
+        }
+        return try data.trainBatch(subject: batch.subject, trials: batch.trials)
     }
 }

@@ -2,7 +2,8 @@ import Torch
 
 /// What the trainer and the evaluator need from a dataset, per subject. `NSDTrainingData` serves it from
 /// a data root; tests can serve it from memory.
-public protocol TrainingData: AnyObject {
+/// Implementations are read from a background thread (the prefetcher) while training runs.
+public protocol TrainingData: AnyObject, Sendable {
     /// Subjects available for training.
     var trainSubjects: [Int] { get }
     var testSubjects: [Int] { get }
