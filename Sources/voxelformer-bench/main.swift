@@ -1,2 +1,44 @@
-import Torch
-print("benchmarks: none yet")
+// Micro-benchmarks of the Swift layers: `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
+// Prints one markdown table of the selected benchmarks' rows (all of them by default).
+import Foundation
+
+/// Every benchmark, in table order. New rows: add a `Benchmark` here (or to a list like this one).
+let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks
+
+let usage = """
+    usage: voxelformer-bench [--filter NAME]... [NAME]... [--list]
+      NAME      run only the benchmarks whose name contains NAME (any of them); all when none is given
+      --list    list the benchmarks and exit
+    """
+
+var filters: [String] = []
+var arguments = CommandLine.arguments.dropFirst()
+while let arg = arguments.popFirst() {
+    switch arg {
+    case "--filter":
+        guard let name = arguments.popFirst() else {
+            FileHandle.standardError.write(Data("--filter needs a name\n\(usage)\n".utf8))
+            exit(2)
+        }
+        filters.append(name)
+    case "--list":
+        for b in allBenchmarks { print("\(b.name)\t\(b.summary)") }
+        exit(0)
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    case let name where !name.hasPrefix("-"):
+        filters.append(name)
+    default:
+        FileHandle.standardError.write(Data("unknown option \(arg)\n\(usage)\n".utf8))
+        exit(2)
+    }
+}
+
+let selected = filters.isEmpty ? allBenchmarks : allBenchmarks.filter { b in filters.contains { b.name.contains($0) } }
+guard !selected.isEmpty else {
+    let names = allBenchmarks.map(\.name).joined(separator: ", ")
+    FileHandle.standardError.write(Data("no benchmark matches \(filters); there are: \(names)\n".utf8))
+    exit(2)
+}
+print(markdownTable(selected.flatMap { $0.run() }))
