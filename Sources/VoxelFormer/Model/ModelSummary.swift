@@ -10,7 +10,7 @@ extension Module {
         }
         rows.append(("total", parameterCount))
         let width = rows.map(\.0.count).max() ?? 0
-        let numbers = rows.map { $0.1.formatted() }
+        let numbers = rows.map { $0.1.formattedWithCommas }
         let numberWidth = numbers.map(\.count).max() ?? 0
         return zip(rows, numbers).map { row, n in
             let indent = row.0 == "total" ? "" : String(repeating: "  ", count: row.0.split(separator: ".").count - 1)
@@ -23,7 +23,7 @@ extension Module {
 
 extension Int {
     /// 39742464 -> "39,742,464"
-    func formatted() -> String {
+    public var formattedWithCommas: String {
         let digits = String(Swift.abs(self))
         var out = ""
         for (i, c) in digits.reversed().enumerated() {

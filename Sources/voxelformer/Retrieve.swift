@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Torch
+import VoxelFormer
+
+struct Retrieve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the top-k images retrieved for given test trials of a subject.",
+        discussion: "voxelformer retrieve --checkpoint runs/demo/checkpoint.safetensors --subject 1 --trials 0,1,2 --top-k 5"
+    )
+
+    @Option(help: "A training checkpoint or a model state dict (then --config).")
+    var checkpoint: String
+    @Option(help: "The YAML preset for a plain state dict.")
+    var config: String?
+    @Option(help: "The subject whose test trials are queried.")
+    var subject: Int
+    @Option(help: "Comma-separated positions among the subject's test trials.")
+    var trials: String = "0"
+    @Option(help: "How many images to list per trial.")
+    var topK = 5
+    @Argument(help: "Dotted overrides (data.root=...).")
+    var overrides: [String] = []
+
+    func run() throws {
+        Torch.initialise()
+        let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: overrides) }
+        let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: overrides)
+        var dataConfig = loaded.config.data
+        dataConfig.trainSubjects = [subject]
+        dataConfig.testSubjects = [subject]
+        let data = try NSDTrainingData(config: dataConfig)
+        let test = try data.testSet(subject: subject)
+        let positions = try trials.split(separator: ",").map { text -> Int in
+            guard let i = Int(text.trimmingCharacters(in: .whitespaces)), (0..<test.imageIDs.count).contains(i) else {
+                throw ValidationError("--trials: '\(text)' is not a test trial position in 0..<\(test.imageIDs.count)")
+            }
+            return i
+        }
+        // candidates: every distinct test image, once
+        var candidates: [Int] = [], firstRow: [Int] = []
+        for (row, id) in test.imageIDs.enumerated() where !candidates.contains(id) {
+            candidates.append(id)
+            firstRow.append(row)
+        }
+        let targets = F.normalize(test.targets.indexSelect(0, Tensor(firstRow)).flatten(1), dim: 1)
+        let coords = try data.coordinates(subject: subject)
+        let k = min(topK, candidates.count)
+        print("subject \(subject): top-\(k) among \(candidates.count) test images")
+        for p in positions {
+            let clip = Torch.noGrad { loaded.model(test.voxels[p..<(p + 1)], coords: coords).clipVoxels }
+            let scores = F.normalize(clip.flatten(1), dim: 1).matmul(targets.T).squeeze(0)
+            let (values, indices) = scores.topk(k)
+            let ranked = zip(indices.toArray(Int64.self), values.toArray(Float.self)).map { i, v in
+                let id = candidates[Int(i)]
+                return "\(id)\(id == test.imageIDs[p] ? "*" : "") (\(String(format: "%.3f", v)))"
+            }
+            print("trial \(p) (image \(test.imageIDs[p])): " + ranked.joined(separator: ", "))
+        }
+        print("* marks the image the trial showed")
+    }
+}
