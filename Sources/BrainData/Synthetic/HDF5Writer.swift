@@ -14,16 +14,21 @@ public final class HDF5Writer {
     /// Creates (or truncates) the file at `url`.
     public init(creating url: URL) throws {
         self.url = url
-        _ = H5open()
-        H5Eset_auto2(HDF5Constants.default, nil, nil)
-        file = H5Fcreate(url.path, HDF5Constants.accTrunc, HDF5Constants.default, HDF5Constants.default)
+        file = HDF5Library.locked {
+            H5Fcreate(url.path, HDF5Constants.accTrunc, HDF5Constants.default, HDF5Constants.default)
+        }
         if file < 0 { throw DataError("\(url.path): cannot create HDF5 file") }
     }
 
     deinit { try? close() }
 
     /// Creates dataset `name` (at the root) of `dtype` and `shape`, filled later with `write(_:rows:at:)`.
+    /// Object times are not recorded (as h5py does by default), so equal content gives equal bytes.
     public func createDataset(_ name: String, dtype: DType, shape: [Int]) throws {
+        try HDF5Library.locked { try unlockedCreateDataset(name, dtype: dtype, shape: shape) }
+    }
+
+    private func unlockedCreateDataset(_ name: String, dtype: DType, shape: [Int]) throws {
         guard file >= 0 else { throw DataError("\(url.path): file already closed") }
         guard datasets[name] == nil else { throw DataError("\(url.path): dataset '\(name)' exists already") }
         let type = try Self.fileType(dtype, for: "\(url.path): dataset '\(name)'")
@@ -31,14 +36,20 @@ public final class HDF5Writer {
         var dims = shape.map { hsize_t($0) }
         let space = H5Screate_simple(Int32(dims.count), &dims, nil)
         defer { H5Sclose(space) }
-        let id = H5Dcreate2(file, name, type, space, HDF5Constants.default, HDF5Constants.default,
-                            HDF5Constants.default)
+        let properties = H5Pcreate(H5P_CLS_DATASET_CREATE_ID_g)
+        defer { H5Pclose(properties) }
+        H5Pset_obj_track_times(properties, false)
+        let id = H5Dcreate2(file, name, type, space, HDF5Constants.default, properties, HDF5Constants.default)
         if id < 0 { throw DataError("\(url.path): cannot create dataset '\(name)' of shape \(shape)") }
         datasets[name] = (id, dtype, shape)
     }
 
     /// Writes `rows` (shape `(n, shape[1...])`, converted to the dataset's dtype) at rows `start ..< start+n`.
     public func write(_ name: String, rows: Tensor, at start: Int) throws {
+        try HDF5Library.locked { try unlockedWrite(name, rows: rows, at: start) }
+    }
+
+    private func unlockedWrite(_ name: String, rows: Tensor, at start: Int) throws {
         guard let ds = datasets[name] else { throw DataError("\(url.path): no dataset '\(name)' to write") }
         let shape = rows.shape
         guard shape.count == ds.shape.count, Array(shape.dropFirst()) == Array(ds.shape.dropFirst()),
@@ -71,7 +82,7 @@ public final class HDF5Writer {
         let dtype = dtype ?? tensor.dtype
         try createDataset(name, dtype: dtype, shape: tensor.shape)
         if tensor.ndim == 0 {
-            try writeAll(datasets[name]!.id, dtype, tensor.to(dtype).bytes(), name)
+            try HDF5Library.locked { try writeAll(datasets[name]!.id, dtype, tensor.to(dtype).bytes(), name) }
         } else {
             try write(name, rows: tensor, at: 0)
         }
@@ -79,6 +90,10 @@ public final class HDF5Writer {
 
     /// Closes every dataset and the file; later calls do nothing.
     public func close() throws {
+        try HDF5Library.locked { try unlockedClose() }
+    }
+
+    private func unlockedClose() throws {
         for (_, ds) in datasets { H5Dclose(ds.id) }
         datasets = [:]
         guard file >= 0 else { return }
@@ -98,7 +113,6 @@ public final class HDF5Writer {
 
     /// A new HDF5 type id (the caller closes it) for `dtype`, as h5py would store it.
     static func fileType(_ dtype: DType, for what: String) throws -> hid_t {
-        _ = H5open()
         switch dtype {
         case .float32: return H5Tcopy(H5T_IEEE_F32LE_g)
         case .float64: return H5Tcopy(H5T_IEEE_F64LE_g)
