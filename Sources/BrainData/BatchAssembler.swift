@@ -1,0 +1,40 @@
+import Foundation
+import Torch
+
+/// The tensors of one batch, ready for the model.
+public struct NSDBatch: @unchecked Sendable {
+    public let subject: Int
+    /// (B, 1, V) float32 betas rows.
+    public let voxels: Tensor
+    /// (B, T, E) float32 CLIP targets of the trials' images.
+    public let targets: Tensor
+    /// 0-based 73k image ids, one per trial.
+    public let images: [Int]
+    /// Betas rows, one per trial.
+    public let rows: [Int]
+}
+
+/// Builds `NSDBatch`es from the sampler's `Batch`es (positions into a subject's training trials) or from
+/// explicit trials (test sets).
+public struct BatchAssembler: Sendable {
+    public let dataset: NSDDataset
+
+    public init(dataset: NSDDataset) { self.dataset = dataset }
+
+    public func assemble(_ batch: Batch) throws -> NSDBatch {
+        let subject = try dataset.subject(batch.subject)
+        return try assemble(subject: batch.subject, trials: batch.trials.map { subject.trainTrials[$0] })
+    }
+
+    public func assemble(subject: Int, trials: [NSDTrial]) throws -> NSDBatch {
+        let s = try dataset.subject(subject)
+        let images = trials.map(\.image)
+        return NSDBatch(subject: subject, voxels: s.voxels(trials).unsqueeze(1), targets: try dataset.targets(images),
+                        images: images, rows: trials.map(\.row))
+    }
+
+    /// Assembles `batches` on a background thread, `capacity` ahead of the consumer, in the same order.
+    public func prefetch(_ batches: [Batch], capacity: Int = 4) -> Prefetcher<NSDBatch> {
+        Prefetcher(batches, capacity: capacity) { try self.assemble($0) }
+    }
+}

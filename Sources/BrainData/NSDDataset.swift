@@ -1,0 +1,203 @@
+import Foundation
+import Torch
+
+/// One fMRI trial, as a webdataset sample's `behav.npy` (1, 17) describes it.
+public struct NSDTrial: Sendable, Equatable {
+    public let subject: Int
+    /// 0-based NSD 73k image id (`behav[0, 0]`): the row in the images and targets files.
+    public let image: Int
+    /// 1-based session (`behav[0, 2]`).
+    public let session: Int
+    /// Global trial index (`behav[0, 5]`): the row in the subject's betas file.
+    public let row: Int
+    /// The sample key and the shard it came from (for error messages).
+    public let key: String
+    public let shard: URL
+}
+
+/// The repeats of one test image, for MindEye2's output averaging.
+public struct NSDTestImage: Sendable, Equatable {
+    public let image: Int
+    public let trials: [NSDTrial]
+}
+
+/// Choices made when loading a subject.
+public struct NSDOptions: Sendable {
+    /// The dtype betas are kept in memory as (`.bfloat16` or `.float16` halve it); batches are float32.
+    public var betasDType: DType
+    /// Replace NaN/inf betas by 0 instead of failing.
+    public var replaceNonFinite: Bool
+
+    public init(betasDType: DType = .float32, replaceNonFinite: Bool = false) {
+        self.betasDType = betasDType
+        self.replaceNonFinite = replaceNonFinite
+    }
+}
+
+/// One subject, loaded and validated: the betas matrix, the voxel coordinates of its columns, its trials.
+public final class NSDSubject: @unchecked Sendable {
+    public let subject: Int
+    /// (trials, V) in `NSDOptions.betasDType`; row = global trial, column = nsdgeneral voxel.
+    public let betas: Tensor
+    /// (V, 3) int64 raw (i, j, k) of column `v`, in `np.argwhere(mask == 1)` order.
+    public let coordinates: Tensor
+    /// (V, 3) float32, `coordinates` through the mask's affine.
+    public let millimetres: Tensor
+    public let trainTrials: [NSDTrial]
+    /// `new_test/0.tar` (else `test/0.tar`), each repeat its own trial.
+    public let testTrials: [NSDTrial]
+
+    init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor,
+         trainTrials: [NSDTrial], testTrials: [NSDTrial]) {
+        self.subject = subject
+        self.betas = betas
+        self.coordinates = coordinates
+        self.millimetres = millimetres
+        self.trainTrials = trainTrials
+        self.testTrials = testTrials
+    }
+
+    public var voxelCount: Int { betas.size(1) }
+
+    /// The betas rows of `trials`, shape (B, V) float32.
+    public func voxels(_ trials: [NSDTrial]) -> Tensor {
+        betas.indexSelect(0, Tensor(trials.map { Int64($0.row) })).to(.float32)
+    }
+
+    /// Test trials grouped by image (ascending id), repeats in shard order.
+    public var testImages: [NSDTestImage] {
+        Dictionary(grouping: testTrials, by: \.image).map { NSDTestImage(image: $0.key, trials: $0.value) }
+            .sorted { $0.image < $1.image }
+    }
+}
+
+/// The Natural Scenes Dataset under one data root, laid out as `NSDLayout` describes. Subjects are loaded
+/// on first use (the betas once, kept in memory) and cached.
+public final class NSDDataset: @unchecked Sendable {
+    public let layout: NSDLayout
+    public let options: NSDOptions
+    /// Subjects whose betas file is present, ascending.
+    public let subjects: [Int]
+    private let lock = NSLock()
+    private var loaded: [Int: NSDSubject] = [:]
+    private var targetsFile: HDF5Dataset?
+    private var targetsTensor: Tensor?
+
+    public init(root: URL, options: NSDOptions = NSDOptions()) throws {
+        layout = NSDLayout(root: root)
+        self.options = options
+        guard FileManager.default.fileExists(atPath: root.path) else {
+            throw DataError("\(root.path): no such data root")
+        }
+        subjects = layout.subjects()
+        guard !subjects.isEmpty else {
+            throw DataError("\(root.path): no subjects (expected betas_all_subj0S_fp32_renorm.hdf5 files)")
+        }
+    }
+
+    /// Sessions = training shards present for `subject`.
+    public func sessions(_ subject: Int) -> Int { layout.sessions(subject) }
+
+    /// Training trials in shard (session) order, then sample order within a shard.
+    public func trainTrials(_ subject: Int) throws -> [NSDTrial] {
+        let shards = layout.trainShards(subject)
+        guard !shards.isEmpty else {
+            throw DataError("\(layout.trainFolder(subject).path): no training shards (expected {k}.tar per session)")
+        }
+        return try shards.flatMap { try NSDDataset.trials(in: $0, subject: subject) }
+    }
+
+    /// Test trials from `new_test/0.tar`, else `test/0.tar`.
+    public func testTrials(_ subject: Int) throws -> [NSDTrial] {
+        guard let shard = layout.testShard(subject) else {
+            throw DataError("\(layout.newTest(subject).path): no such file (nor \(layout.oldTest(subject).path))")
+        }
+        return try NSDDataset.trials(in: shard, subject: subject)
+    }
+
+    /// The trials of one webdataset shard, from each sample's `behav.npy`.
+    public static func trials(in shard: URL, subject: Int) throws -> [NSDTrial] {
+        try TarReader(shard).samples().map { sample in
+            guard let data = sample.members["behav.npy"] else {
+                throw DataError("\(shard.path): sample '\(sample.key)' has no behav.npy member")
+            }
+            let behav: [Double]
+            do {
+                behav = try Npy.decode(data, source: "\(shard.path) member \(sample.key).behav.npy").toArray(Double.self)
+            } catch let error as DataError { throw error } catch { throw DataError("\(error)") }
+            guard behav.count >= 6 else {
+                throw DataError("\(shard.path): sample '\(sample.key)' behav.npy has \(behav.count) values; expected (1, 17)")
+            }
+            return NSDTrial(subject: subject, image: Int(behav[0]), session: Int(behav[2]), row: Int(behav[5]),
+                            key: sample.key, shard: shard)
+        }
+    }
+
+    /// The subject's betas, coordinates and trials, validated (see `BetasValidation`); loaded once.
+    public func subject(_ subject: Int) throws -> NSDSubject {
+        lock.lock()
+        defer { lock.unlock() }
+        if let s = loaded[subject] { return s }
+        let betasFile = try HDF5File(layout.betas(subject))
+        let betas = try betasFile.dataset("betas")
+        let mask = try NIfTIImage(layout.mask(subject))
+        let coordinates = mask.maskCoordinates(equalTo: 1)  // (V, 3)
+        try BetasValidation.checkVoxelCount(betas: betas, maskVoxels: coordinates.size(0), mask: mask.url)
+        let train = try trainTrials(subject)
+        let test = layout.testShard(subject) == nil ? [] : try testTrials(subject)
+        try BetasValidation.checkRows(train + test, betas: betas)
+        let matrix = try BetasValidation.load(betas, dtype: options.betasDType, replaceNonFinite: options.replaceNonFinite)
+        let s = NSDSubject(subject: subject, betas: matrix, coordinates: coordinates,
+                           millimetres: mask.millimetres(coordinates), trainTrials: train, testTrials: test)
+        loaded[subject] = s
+        return s
+    }
+
+    /// CLIP targets of `images` (0-based 73k ids), shape (N, tokens, dim) float32. Read from
+    /// `clip_targets.hdf5` (dataset `targets`, row = image id, read row by row as needed) or else
+    /// `clip_targets.safetensors` (key `targets`, loaded whole once).
+    public func targets(_ images: [Int]) throws -> Tensor {
+        lock.lock()
+        defer { lock.unlock() }
+        if targetsFile == nil && targetsTensor == nil {
+            let fm = FileManager.default
+            if fm.fileExists(atPath: layout.targetsHDF5.path) {
+                targetsFile = try HDF5File(layout.targetsHDF5).dataset(NSDLayout.targetsKey)
+            } else if fm.fileExists(atPath: layout.targetsSafetensors.path) {
+                let tensors: [String: Tensor]
+                do { tensors = try Safetensors.read(layout.targetsSafetensors) } catch { throw DataError("\(error)") }
+                guard let t = tensors[NSDLayout.targetsKey] else {
+                    throw DataError("\(layout.targetsSafetensors.path): no tensor '\(NSDLayout.targetsKey)' "
+                        + "(keys present: \(tensors.keys.sorted().joined(separator: ", ")))")
+                }
+                targetsTensor = t
+            } else {
+                throw DataError("\(layout.root.path): no CLIP targets (expected clip_targets.hdf5 with dataset "
+                    + "'targets' or clip_targets.safetensors with key 'targets')")
+            }
+        }
+        if let file = targetsFile { return try file.readRows(images).to(.float32) }
+        let all = targetsTensor!
+        if let bad = images.first(where: { $0 < 0 || $0 >= all.size(0) }) {
+            throw DataError("\(layout.targetsSafetensors.path): tensor 'targets' has \(all.size(0)) rows; "
+                + "row \(bad) is out of range")
+        }
+        return all.indexSelect(0, Tensor(images.map(Int64.init))).to(.float32)
+    }
+
+    /// Pixels of `images` (0-based 73k ids) from `coco_images_224_float16.hdf5`, shape (N, 3, H, W) float16.
+    public func images(_ images: [Int]) throws -> Tensor {
+        try HDF5File(layout.images).dataset("images").readRows(images)
+    }
+
+    /// The 0-based ids of the shared test images (`shared1000.npy`).
+    public func sharedImages() throws -> [Int] {
+        let url = layout.shared1000
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw DataError("\(url.path): no such file (expected bool (73000,))")
+        }
+        let flags: Tensor
+        do { flags = try Npy.decode(Data(contentsOf: url), source: url.path) } catch { throw DataError("\(error)") }
+        return flags.nonzero().toArray(Int64.self).map(Int.init)
+    }
+}
