@@ -8,7 +8,7 @@ struct VoxelFormerCommand: ParsableCommand {
         commandName: "voxelformer",
         abstract: "Multi-subject visual decoding from fMRI: train, evaluate and run VoxelFormer.",
         version: VoxelFormerVersion.string,
-        subcommands: [Info.self]
+        subcommands: [Info.self, Synth.self, DataCommand.self]
     )
 }
 
