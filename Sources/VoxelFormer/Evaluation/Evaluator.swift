@@ -11,11 +11,13 @@ public struct SubjectRetrieval: Codable, Sendable, Equatable {
     public var cosine: Double
     public var poolSize: Int
     public var pools: Int
+    /// The best image retrieval reachable on this data, when known (synthetic data's oracle).
+    public var oracle: Double?
     public var chance: Double { 1 / Double(poolSize) }
 
     enum CodingKeys: String, CodingKey {
         case subject, samples, imageRetrieval = "image_retrieval", brainRetrieval = "brain_retrieval", cosine
-        case poolSize = "pool_size", pools, chance
+        case poolSize = "pool_size", pools, chance, oracle = "oracle_image_retrieval"
     }
     public init(subject: Int?, samples: Int, imageRetrieval: Double, brainRetrieval: Double, cosine: Double,
                 poolSize: Int, pools: Int)
@@ -32,6 +34,7 @@ public struct SubjectRetrieval: Codable, Sendable, Equatable {
         cosine = try c.decode(Double.self, forKey: .cosine)
         poolSize = try c.decode(Int.self, forKey: .poolSize)
         pools = try c.decode(Int.self, forKey: .pools)
+        oracle = try c.decodeIfPresent(Double.self, forKey: .oracle)
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -43,6 +46,7 @@ public struct SubjectRetrieval: Codable, Sendable, Equatable {
         try c.encode(poolSize, forKey: .poolSize)
         try c.encode(pools, forKey: .pools)
         try c.encode(chance, forKey: .chance)
+        try c.encodeIfPresent(oracle, forKey: .oracle)
     }
 }
 
@@ -51,21 +55,18 @@ public struct EvaluationReport: Codable, Sendable {
     public var protocolName: RetrievalProtocol
     public var ties: TieRule
     public var subjects: [SubjectRetrieval]
-    /// Extra columns for the table (e.g. the synthetic data's oracle ceiling).
-    public var ceiling: Double?
 
     enum CodingKeys: String, CodingKey {
-        case protocolName = "protocol", ties, subjects, average, ceiling = "oracle_top1"
+        case protocolName = "protocol", ties, subjects, average
     }
-    public init(protocolName: RetrievalProtocol, ties: TieRule, subjects: [SubjectRetrieval], ceiling: Double? = nil) {
-        (self.protocolName, self.ties, self.subjects, self.ceiling) = (protocolName, ties, subjects, ceiling)
+    public init(protocolName: RetrievalProtocol, ties: TieRule, subjects: [SubjectRetrieval]) {
+        (self.protocolName, self.ties, self.subjects) = (protocolName, ties, subjects)
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         protocolName = try c.decode(RetrievalProtocol.self, forKey: .protocolName)
         ties = try c.decode(TieRule.self, forKey: .ties)
         subjects = try c.decode([SubjectRetrieval].self, forKey: .subjects)
-        ceiling = try c.decodeIfPresent(Double.self, forKey: .ceiling)
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -73,19 +74,21 @@ public struct EvaluationReport: Codable, Sendable {
         try c.encode(ties, forKey: .ties)
         try c.encode(subjects, forKey: .subjects)
         try c.encodeIfPresent(average, forKey: .average)
-        try c.encodeIfPresent(ceiling, forKey: .ceiling)
     }
 
     /// The mean over subjects.
     public var average: SubjectRetrieval? {
         guard !subjects.isEmpty else { return nil }
         let n = Double(subjects.count)
-        return SubjectRetrieval(
+        let oracles = subjects.compactMap(\.oracle)
+        var avg = SubjectRetrieval(
             subject: nil, samples: subjects.reduce(0) { $0 + $1.samples },
             imageRetrieval: subjects.reduce(0) { $0 + $1.imageRetrieval } / n,
             brainRetrieval: subjects.reduce(0) { $0 + $1.brainRetrieval } / n,
             cosine: subjects.reduce(0) { $0 + $1.cosine } / n,
             poolSize: subjects.map(\.poolSize).min() ?? 0, pools: subjects.map(\.pools).min() ?? 0)
+        avg.oracle = oracles.count == subjects.count ? oracles.reduce(0, +) / n : nil
+        return avg
     }
 
     public func json() throws -> String {
@@ -96,13 +99,14 @@ public struct EvaluationReport: Codable, Sendable {
 
     /// A plain-text table: one row per subject, then the average.
     public func table() -> String {
+        let showOracle = subjects.contains { $0.oracle != nil }
         var header = ["subject", "samples", "image retr.", "brain retr.", "chance", "cosine", "pools"]
-        if ceiling != nil { header.insert("oracle", at: 5) }
+        if showOracle { header.insert("oracle", at: 5) }
         var rows: [[String]] = []
         func row(_ r: SubjectRetrieval, name: String) -> [String] {
             var cells = [name, String(r.samples), pct(r.imageRetrieval), pct(r.brainRetrieval), pct(r.chance),
                          String(format: "%.3f", r.cosine), "\(r.pools)x\(r.poolSize)"]
-            if let ceiling { cells.insert(pct(ceiling), at: 5) }
+            if showOracle { cells.insert(r.oracle.map(pct) ?? "-", at: 5) }
             return cells
         }
         for s in subjects { rows.append(row(s, name: s.subject.map { "subj0\($0)" } ?? "-")) }

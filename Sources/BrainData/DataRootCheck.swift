@@ -1,0 +1,159 @@
+import Foundation
+import Torch
+
+/// Validates an NSD data root (real or synthetic) without loading whole betas matrices: every subject's
+/// mask against its betas columns, every trial's betas row, image ids against the images, targets and
+/// `shared1000.npy`, train/test separation and `COCO_73k_subj_indices.hdf5`. Problems are collected, not
+/// thrown, so one run lists them all.
+public struct DataRootCheck: Sendable {
+    public struct Subject: Sendable, Equatable {
+        public var subject: Int
+        public var voxels: Int
+        public var sessions: Int
+        public var trainTrials: Int
+        public var testTrials: Int
+        public var testImages: Int
+        /// Test images by how many trials show them: `[3: 300]` = 300 images seen 3 times.
+        public var repeats: [Int: Int]
+    }
+
+    public let root: URL
+    public private(set) var subjects: [Subject] = []
+    /// Rows of `coco_images_224_float16.hdf5` (nil when missing).
+    public private(set) var images: Int?
+    /// Shape of the CLIP targets (nil when missing).
+    public private(set) var targetsShape: [Int]?
+    public private(set) var sharedImages: Int?
+    public private(set) var problems: [String] = []
+
+    public init(root: URL) {
+        self.root = root
+        let layout = NSDLayout(root: root)
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: root.path) else {
+            problems.append("\(root.path): no such data root")
+            return
+        }
+        images = attempt { try HDF5File(layout.images).dataset("images").shape.first }
+        if fm.fileExists(atPath: layout.targetsHDF5.path) {
+            targetsShape = attempt { try HDF5File(layout.targetsHDF5).dataset(NSDLayout.targetsKey).shape }
+        } else if fm.fileExists(atPath: layout.targetsSafetensors.path) {
+            targetsShape = attempt {
+                do { return try Safetensors.read(layout.targetsSafetensors)[NSDLayout.targetsKey]?.shape }
+                catch { throw DataError("\(error)") }
+            }
+            if targetsShape == nil && problems.isEmpty {
+                problems.append("\(layout.targetsSafetensors.path): no tensor '\(NSDLayout.targetsKey)'")
+            }
+        } else {
+            problems.append("\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' "
+                + "or clip_targets.safetensors with key 'targets')")
+        }
+        var shared: Set<Int>?
+        if let flags = attempt({ () throws -> Tensor in
+            do { return try Npy.read(layout.shared1000) } catch { throw DataError("\(error)") }
+        }) {
+            let ids = flags.nonzero().toArray(Int64.self).map(Int.init)
+            shared = Set(ids)
+            sharedImages = ids.count
+            if let images, flags.shape != [images] {
+                problems.append("\(layout.shared1000.path): shape \(flags.shape); expected (\(images),), one flag per image")
+            }
+        }
+        let present = layout.subjects()
+        if present.isEmpty {
+            problems.append("\(root.path): no subjects (expected betas_all_subj0S_fp32_renorm.hdf5 files)")
+        }
+        let indices = fm.fileExists(atPath: layout.subjectIndices.path) ? attempt { try HDF5File(layout.subjectIndices) } : nil
+        let limit = [images, targetsShape?.first].compactMap { $0 }.min()
+        for s in present {
+            if let (row, found) = attempt({ try Self.checkSubject(s, layout, imageLimit: limit, shared: shared, indices: indices) }) {
+                subjects.append(row)
+                problems += found
+            }
+        }
+    }
+
+    public var ok: Bool { problems.isEmpty }
+
+    /// The subject's table row and the problems found; a problem that stops the check is thrown.
+    private static func checkSubject(_ s: Int, _ layout: NSDLayout, imageLimit limit: Int?, shared: Set<Int>?,
+                                     indices: HDF5File?) throws
+        -> (Subject, [String])
+    {
+        var problems: [String] = []
+        let betas = try HDF5File(layout.betas(s)).dataset("betas")
+        let mask = try NIfTIImage(layout.mask(s))
+        try BetasValidation.checkVoxelCount(betas: betas, maskVoxels: mask.count(equalTo: 1), mask: mask.url)
+        let dataset = try NSDDataset(root: layout.root)
+        let train = try dataset.trainTrials(s)
+        let test = try dataset.testTrials(s)
+        try BetasValidation.checkRows(train + test, betas: betas)
+        let name = String(format: "subj%02d", s)
+
+        var seenRows = Set<Int>()
+        if let again = (train + test).first(where: { !seenRows.insert($0.row).inserted }) {
+            problems.append("\(again.shard.path): sample '\(again.key)' reuses betas row \(again.row) of \(name)")
+        }
+        if let limit, let bad = (train + test).first(where: { $0.image < 0 || $0.image >= limit }) {
+            problems.append("\(bad.shard.path): sample '\(bad.key)' shows image \(bad.image), but the images/targets "
+                + "hold \(limit) rows")
+        }
+        if let shared {
+            if let bad = train.first(where: { shared.contains($0.image) }) {
+                problems.append("\(bad.shard.path): training sample '\(bad.key)' shows shared test image \(bad.image)")
+            }
+            if let bad = test.first(where: { !shared.contains($0.image) }) {
+                problems.append("\(bad.shard.path): test sample '\(bad.key)' shows image \(bad.image), not in shared1000.npy")
+            }
+        }
+        if let indices {
+            let order = try indices.dataset(name).read().to(.int64).toArray(Int64.self)
+            if let bad = (train + test).first(where: { $0.row >= order.count || order[$0.row] != Int64($0.image) }) {
+                let expected = bad.row < order.count ? "\(order[bad.row])" : "nothing (\(order.count) trials)"
+                problems.append("\(bad.shard.path): sample '\(bad.key)' shows image \(bad.image) at trial \(bad.row), but "
+                    + "\(layout.subjectIndices.lastPathComponent) '\(name)' lists \(expected)")
+            }
+        }
+        let perImage = Dictionary(grouping: test, by: \.image).mapValues(\.count)
+        let repeats = Dictionary(grouping: perImage.values, by: { $0 }).mapValues(\.count)
+        let row = Subject(subject: s, voxels: betas.shape[1], sessions: layout.sessions(s), trainTrials: train.count,
+                          testTrials: test.count, testImages: perImage.count, repeats: repeats)
+        return (row, problems)
+    }
+
+    private mutating func attempt<T>(_ body: () throws -> T?) -> T? {
+        do { return try body() } catch let error as DataError {
+            problems.append(error.message)
+        } catch {
+            problems.append("\(error)")
+        }
+        return nil
+    }
+
+    /// The report `voxelformer data check` prints.
+    public var report: String {
+        var lines = ["data root: \(root.path)"]
+        let header = ["subject", "voxels", "sessions", "train trials", "test trials", "test images", "repeats"]
+        let rows = subjects.map { s -> [String] in
+            let histogram = s.repeats.keys.sorted().map { "\($0)x\(s.repeats[$0]!)" }.joined(separator: " ")
+            return [String(format: "subj%02d", s.subject), "\(s.voxels)", "\(s.sessions)", "\(s.trainTrials)",
+                    "\(s.testTrials)", "\(s.testImages)", histogram]
+        }
+        let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max()! }
+        for row in [header] + rows {
+            lines.append(row.indices.map { row[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+        }
+        lines.append("images: \(images.map(String.init) ?? "missing"), targets: "
+            + "\(targetsShape.map { "\($0)" } ?? "missing"), shared test images: \(sharedImages.map(String.init) ?? "missing")")
+        lines.append("repeats: test images by number of trials (3x300 = 300 images seen 3 times)")
+        if problems.isEmpty {
+            lines.append("problems: none")
+        } else {
+            lines.append("problems (\(problems.count)):")
+            lines += problems.map { "  - " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

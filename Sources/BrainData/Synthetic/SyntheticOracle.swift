@@ -1,0 +1,96 @@
+import Foundation
+import Torch
+
+/// The best image retrieval any model can reach on a synthetic NSD: the Bayes-optimal decision for an
+/// observer that knows every voxel's tuning, the noise model and the latents of the candidate images.
+/// With Gaussian noise of equal variance the posterior of candidate `c` given raw responses `y` ranks as
+/// `y . mu_c - |mu_c|^2 / 2`, where `mu_c = W z_c` (so it does not depend on the noise level).
+public struct OracleRetrieval: Encodable, Sendable, Equatable {
+    /// Top-1 image retrieval, single trials: pools of `poolSize` test trials; a hit tied with `k - 1` other
+    /// candidates counts `1/k` (repeats of one image in a pool tie exactly).
+    public var singleTrial: Double
+    /// Top-1 image retrieval after averaging each test image's repeats: pools of distinct images.
+    public var averaged: Double
+    /// Chance level, `1 / poolSize`.
+    public var chance: Double
+    public var poolSize: Int
+    public var pools: Int
+    /// Per subject, in subject order.
+    public var singleTrialPerSubject: [Double]
+    public var averagedPerSubject: [Double]
+
+    enum CodingKeys: String, CodingKey {
+        case singleTrial = "top1_single_trial", averaged = "top1_repeats_averaged", chance
+        case poolSize = "pool_size", pools, singleTrialPerSubject = "top1_single_trial_per_subject"
+        case averagedPerSubject = "top1_repeats_averaged_per_subject"
+    }
+}
+
+extension SyntheticNSD {
+    /// Oracle top-1 image retrieval from single-trial betas and from repeat-averaged betas (see
+    /// `OracleRetrieval`), `pools` random pools of `poolSize` per subject (fewer when the test set is
+    /// smaller), averaged over pools and subjects. `betas` are the z-scored betas with their statistics
+    /// (computed when nil).
+    public func oracleTop1(betas given: [(betas: Tensor, mean: Tensor, std: Tensor)]? = nil, poolSize: Int = 300,
+                           pools: Int = 30) -> OracleRetrieval
+    {
+        let saved = Torch.rngState()
+        defer { Torch.setRNGState(saved) }
+        let testIds = (0..<imageCount).filter { shared[$0] }
+        let position = Dictionary(uniqueKeysWithValues: testIds.enumerated().map { ($0.element, $0.offset) })
+        var single: [Double] = [], averaged: [Double] = []
+        var usedPool = poolSize
+        for (s, subject) in subjects.enumerated() {
+            let b = given?[s] ?? betas(subject)
+            let rows = subject.trialImages.indices.filter { shared[subject.trialImages[$0]] }
+            let y = b.betas.indexSelect(0, Tensor(rows.map(Int64.init))) * b.std + b.mean      // (trials, V)
+            let mu = latents.indexSelect(0, Tensor(testIds.map(Int64.init))).matmul(subject.tuning.T)  // (images, V)
+            let half = mu.square().sum(1) * 0.5                                                // (images)
+            let scores = (y.matmul(mu.T) - half).toArray(Float.self)                           // (trials, images)
+            let images = rows.map { position[subject.trialImages[$0]]! }
+
+            var sums = [Tensor](repeating: Tensor.zeros([0]), count: 0)
+            for id in testIds {
+                let r = rows.indices.filter { subject.trialImages[rows[$0]] == id }.map(Int64.init)
+                sums.append(y.indexSelect(0, Tensor(r)).mean(0))
+            }
+            let averageScores = (Tensor.stack(sums).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
+
+            Self.seed(config, stream: 300 + UInt64(subject.number))
+            let n = testIds.count
+            let trialPool = min(poolSize, rows.count), imagePool = min(poolSize, n)
+            usedPool = min(usedPool, trialPool)
+            var hitSingle = 0.0, hitAveraged = 0.0
+            for _ in 0..<pools {
+                let pool = Array(Tensor.randperm(rows.count).toArray(Int.self).prefix(trialPool))
+                let candidates = pool.map { images[$0] }
+                hitSingle += Self.top1(scores, columns: n, queries: pool, truth: candidates, candidates: candidates)
+                let picked = Array(Tensor.randperm(n).toArray(Int.self).prefix(imagePool))
+                hitAveraged += Self.top1(averageScores, columns: n, queries: picked, truth: picked, candidates: picked)
+            }
+            single.append(hitSingle / Double(pools))
+            averaged.append(hitAveraged / Double(pools))
+        }
+        let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }
+        return OracleRetrieval(singleTrial: mean(single), averaged: mean(averaged), chance: 1 / Double(usedPool),
+                               poolSize: usedPool, pools: pools, singleTrialPerSubject: single,
+                               averagedPerSubject: averaged)
+    }
+
+    /// Mean top-1 over `queries` (rows of the row-major `scores` with `columns` columns): query `q` hits when
+    /// its true column `truth[q]` scores highest among `candidates`, counting `1/k` for a `k`-way tie.
+    static func top1(_ scores: [Float], columns: Int, queries: [Int], truth: [Int], candidates: [Int]) -> Double {
+        var total = 0.0
+        for (q, row) in queries.enumerated() {
+            let base = row * columns
+            let correct = scores[base + truth[q]]
+            var best = -Float.infinity, ties = 0
+            for c in candidates {
+                let v = scores[base + c]
+                if v > best { best = v; ties = 1 } else if v == best { ties += 1 }
+            }
+            if correct == best { total += 1 / Double(ties) }
+        }
+        return total / Double(max(queries.count, 1))
+    }
+}
