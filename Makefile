@@ -12,8 +12,9 @@ demo: setup
 	$(SWIFT) build -c release --product voxelformer
 	$(SWIFT) run -c release voxelformer demo
 
+# One test at a time: seeded tests share libtorch's process-wide generator.
 test: setup
-	$(SWIFT) test
+	$(SWIFT) test --no-parallel
 
 bench: setup
 	$(SWIFT) run -c release voxelformer-bench
