@@ -278,7 +278,16 @@ def write_nsd():
     write_root(os.path.join(HERE, "nsd_bad"), {1: bad1, 2: bad2, 3: bad3}, images=True)
 
 
+def write_safetensors_targets():
+    from safetensors.numpy import save_file
+
+    targets = np.arange(NUM_IMAGES * TOKENS * DIM, dtype=np.float32).reshape(NUM_IMAGES, TOKENS, DIM) + 0.5
+    save_file({"targets": targets}, path("targets", "clip_targets.safetensors"))
+    save_file({"clip": targets[:2]}, path("targets", "wrong_key", "clip_targets.safetensors"))
+
+
 if __name__ == "__main__":
+    write_safetensors_targets()
     write_hdf5()
     write_tars()
     write_nifti()
