@@ -84,7 +84,8 @@ public struct SyntheticSubject: @unchecked Sendable {
 /// A synthetic NSD world: latents of every image, the fixed maps from latents to targets and pictures,
 /// the template tuning field and each subject's anatomy and trial sequence. Every draw comes from
 /// libtorch's generator seeded from `config.seed` and a per-part stream number, so a seed fixes the data;
-/// the caller's generator state is restored afterwards.
+/// the caller's generator state is restored afterwards. Generations are serialised by `rngLock` (code
+/// drawing from libtorch's generator on another thread at the same time would still perturb them).
 public final class SyntheticNSD: @unchecked Sendable {
     public let config: SyntheticNSDConfig
     /// `(imageCount, latentDim)` float32, standard normal.
@@ -101,9 +102,13 @@ public final class SyntheticNSD: @unchecked Sendable {
     static let targetHidden = 64
     static let roiRadius = 1.0, brainRadius = 1.6, warpStrength = 0.15
 
+    static let rngLock = NSRecursiveLock()
+
     public init(_ config: SyntheticNSDConfig = SyntheticNSDConfig()) throws {
         try config.validate()
         self.config = config
+        Self.rngLock.lock()
+        defer { Self.rngLock.unlock() }
         let saved = Torch.rngState()
         defer { Torch.setRNGState(saved) }
         let d = config.latentDim, n = config.imageCount
@@ -178,6 +183,8 @@ public final class SyntheticNSD: @unchecked Sendable {
     /// Single-trial betas of `subject` `(trials, V)` float32, z-scored per voxel with the mean and standard
     /// deviation (correction 1) of its training trials, together with those statistics `(V)`.
     public func betas(_ subject: SyntheticSubject) -> (betas: Tensor, mean: Tensor, std: Tensor) {
+        Self.rngLock.lock()
+        defer { Self.rngLock.unlock() }
         let saved = Torch.rngState()
         defer { Torch.setRNGState(saved) }
         Self.seed(config, stream: 200 + UInt64(subject.number))
