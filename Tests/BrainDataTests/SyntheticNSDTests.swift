@@ -230,6 +230,18 @@ private func temporaryRoot() -> URL {
         #expect((json["subjects"] as! [Any]).count == 2)
     }
 
+    @Test func configDecodesSnakeCaseKeysAndKeepsDefaultsForTheRest() throws {
+        let json = #"{"seed": 5, "test_images": 40, "trials_per_session": 30, "noise": 2.5}"#
+        let config = try JSONDecoder().decode(SyntheticNSDConfig.self, from: Data(json.utf8))
+        var expected = SyntheticNSDConfig()
+        expected.seed = 5
+        expected.testImages = 40
+        expected.trialsPerSession = 30
+        expected.noise = 2.5
+        #expect(config == expected)
+        #expect(try JSONDecoder().decode(SyntheticNSDConfig.self, from: JSONEncoder().encode(smallConfig())) == smallConfig())
+    }
+
     @Test func invalidSizesAreRefusedWithTheirName() {
         var c = SyntheticNSDConfig()
         c.subjects = 9

@@ -3,7 +3,8 @@ import Torch
 
 /// Sizes, noise and seed of a synthetic NSD (see docs/synthetic-data.md). The defaults make a dataset that
 /// generates in seconds and trains in minutes on two CPU cores; real NSD sizes are noted per field.
-public struct SyntheticNSDConfig: Encodable, Sendable, Equatable {
+/// Codable with snake_case keys; keys left out keep their defaults.
+public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Subjects `subj01 ...` (NSD: 8).
     public var subjects = 3
@@ -40,6 +41,28 @@ public struct SyntheticNSDConfig: Encodable, Sendable, Equatable {
         case trainImagesPerSubject = "train_images_per_subject", trainRepeats = "train_repeats"
         case trialsPerSession = "trials_per_session", latentDim = "latent_dim", imageSize = "image_size"
         case tokenDim = "token_dim", tuningFeatures = "tuning_features", tuningFrequency = "tuning_frequency"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        seed = try value(.seed, seed)
+        subjects = try value(.subjects, subjects)
+        testImages = try value(.testImages, testImages)
+        testRepeats = try value(.testRepeats, testRepeats)
+        trainImagesPerSubject = try value(.trainImagesPerSubject, trainImagesPerSubject)
+        trainRepeats = try value(.trainRepeats, trainRepeats)
+        trialsPerSession = try value(.trialsPerSession, trialsPerSession)
+        voxels = try value(.voxels, voxels)
+        latentDim = try value(.latentDim, latentDim)
+        noise = try value(.noise, noise)
+        imageSize = try value(.imageSize, imageSize)
+        tokens = try value(.tokens, tokens)
+        tokenDim = try value(.tokenDim, tokenDim)
+        tuningFeatures = try value(.tuningFeatures, tuningFeatures)
+        tuningFrequency = try value(.tuningFrequency, tuningFrequency)
     }
 
     /// All images: the shared test images, then every subject's own.

@@ -54,12 +54,9 @@ extension SyntheticNSD {
             let scores = (y.matmul(mu.T) - half).toArray(Float.self)                           // (trials, images)
             let images = rows.map { position[subject.trialImages[$0]]! }
 
-            var sums = [Tensor](repeating: Tensor.zeros([0]), count: 0)
-            for id in testIds {
-                let r = rows.indices.filter { subject.trialImages[rows[$0]] == id }.map(Int64.init)
-                sums.append(y.indexSelect(0, Tensor(r)).mean(0))
-            }
-            let averageScores = (Tensor.stack(sums).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
+            let repeatsOf = Dictionary(grouping: rows.indices, by: { images[$0] })
+            let averages = (0..<testIds.count).map { y.indexSelect(0, Tensor(repeatsOf[$0]!.map(Int64.init))).mean(0) }
+            let averageScores = (Tensor.stack(averages).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
 
             Self.seed(config, stream: 300 + UInt64(subject.number))
             let n = testIds.count
