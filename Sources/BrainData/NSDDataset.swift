@@ -107,6 +107,11 @@ public final class NSDDataset: @unchecked Sendable {
         return try shards.flatMap { try NSDDataset.trials(in: $0, subject: subject) }
     }
 
+    /// Training trials per subject (from the shards alone, without loading betas): the sampler's input.
+    public func trainTrialCounts() throws -> [Int: Int] {
+        Dictionary(uniqueKeysWithValues: try subjects.map { ($0, try trainTrials($0).count) })
+    }
+
     /// Test trials from `new_test/0.tar`, else `test/0.tar`.
     public func testTrials(_ subject: Int) throws -> [NSDTrial] {
         guard let shard = layout.testShard(subject) else {

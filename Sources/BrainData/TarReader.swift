@@ -85,9 +85,14 @@ public struct TarReader: Sendable {
             pendingSize = nil
             startsPending = false
         }
-        if offset < total || startsPending {
-            throw DataError("\(url.path): truncated tar: the header at offset \(offset) is incomplete "
-                + "(file ends at \(total))")
+        if startsPending {
+            // a PAX header that only carries mtime (webdataset's) does not name its member
+            let member = pendingName.map { "member '\($0)'" } ?? "the member"
+            throw DataError("\(url.path): truncated tar: \(member) at offset \(memberStart) ends after its "
+                + "extended header (file ends at \(total))")
+        }
+        if offset < total {
+            throw DataError("\(url.path): truncated tar: incomplete header at offset \(offset) (file ends at \(total))")
         }
         return result
     }

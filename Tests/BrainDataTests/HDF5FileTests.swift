@@ -8,7 +8,7 @@ import Torch
 
     @Test func listsRootKeysInNameOrder() throws {
         let file = try HDF5File(url)
-        #expect(file.keys == ["cube", "f16", "f32", "f64", "flags", "group", "i16", "i32", "i64", "i8", "u16", "u8"])
+        #expect(file.keys == ["cube", "f16", "f32", "f64", "flags", "group", "i16", "i32", "i64", "i8", "scalar", "u16", "u64", "u8"])
     }
 
     @Test func readsFloatDatasetsWithTheirDtypeAndShape() throws {
@@ -98,9 +98,9 @@ import Torch
     @Test func wrongKeyListsTheKeysPresent() throws {
         let file = try HDF5File(url)
         #expect(dataErrorMessage { _ = try file.dataset("betas") }
-            == "\(url.path): no dataset 'betas' (keys present: cube, f16, f32, f64, flags, group, i16, i32, i64, i8, u16, u8)")
+            == "\(url.path): no dataset 'betas' (keys present: cube, f16, f32, f64, flags, group, i16, i32, i64, i8, scalar, u16, u64, u8)")
         #expect(dataErrorMessage { _ = try file.dataset("group/missing") }
-            == "\(url.path): no dataset 'group/missing' (keys present: cube, f16, f32, f64, flags, group, i16, i32, i64, i8, u16, u8)")
+            == "\(url.path): no dataset 'group/missing' (keys present: cube, f16, f32, f64, flags, group, i16, i32, i64, i8, scalar, u16, u64, u8)")
     }
 
     @Test func outOfRangeRowsAndHyperslabsAreDataErrors() throws {
@@ -110,5 +110,21 @@ import Torch
             == "\(url.path): dataset 'f32' has 6 rows; rows 4..<7 are out of range")
         #expect(dataErrorMessage { _ = try ds.readHyperslab(start: [0, 3], count: [1, 2]) }
             == "\(url.path): dataset 'f32' has shape [6, 4]; hyperslab start [0, 3] count [1, 2] is out of range")
+    }
+
+    @Test func unsupportedElementTypesAreDataErrors() throws {
+        let file = try HDF5File(url)
+        #expect(dataErrorMessage { _ = try file.dataset("u64") }
+            == "\(url.path): dataset 'u64' has an element type this reader does not support "
+            + "(expected float16/32/64, an integer or bool)")
+    }
+
+    @Test func readsScalarDatasets() throws {
+        let ds = try HDF5File(url).dataset("scalar")
+        #expect(ds.shape == [])
+        let t = try ds.read()
+        #expect(t.shape == [])
+        #expect(t.item() == 2.75)
+        #expect(dataErrorMessage { _ = try ds.readRows([0]) } == "\(url.path): dataset 'scalar' is a scalar and has no rows")
     }
 }

@@ -95,3 +95,54 @@ import Torch
             == "\(root.path)/clip_targets.hdf5: dataset 'targets' has 10 rows; row 10 is out of range")
     }
 }
+
+/// Data roots assembled in a temporary folder from the fixture files, for the alternatives and failures
+/// that the tiny root does not show.
+@Suite struct NSDRootVariantTests {
+    func makeRoot(_ files: [String: String]) throws -> URL {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("braindata-root-\(UUID())")
+        for (destination, source) in files {
+            let target = root.appendingPathComponent(destination)
+            try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: fixture(source), to: target)
+        }
+        return root
+    }
+
+    @Test func readsTargetsFromSafetensorsWhenThereIsNoHDF5File() throws {
+        let root = try makeRoot(["betas_all_subj02_fp32_renorm.hdf5": "nsd/betas_all_subj02_fp32_renorm.hdf5",
+                                 "clip_targets.safetensors": "targets/clip_targets.safetensors"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let t = try NSDDataset(root: root).targets([2, 9])
+        #expect(t.shape == [2, 2, 3])
+        let expected: [Float] = [2, 9].flatMap { (id: Int) -> [Float] in (0..<6).map { Float(id * 6 + $0) + 0.5 } }
+        #expect(t.toArray(Float.self) == expected)
+        #expect(dataErrorMessage { _ = try NSDDataset(root: root).targets([10]) }
+            == "\(root.path)/clip_targets.safetensors: tensor 'targets' has 10 rows; row 10 is out of range")
+    }
+
+    @Test func safetensorsTargetsUnderAnotherKeyAreADataError() throws {
+        let root = try makeRoot(["betas_all_subj02_fp32_renorm.hdf5": "nsd/betas_all_subj02_fp32_renorm.hdf5",
+                                 "clip_targets.safetensors": "targets/wrong_key/clip_targets.safetensors"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        #expect(dataErrorMessage { _ = try NSDDataset(root: root).targets([0]) }
+            == "\(root.path)/clip_targets.safetensors: no tensor 'targets' (keys present: clip)")
+    }
+
+    @Test func missingTargetsMaskAndShardsAreDataErrors() throws {
+        let root = try makeRoot(["betas_all_subj02_fp32_renorm.hdf5": "nsd/betas_all_subj02_fp32_renorm.hdf5"])
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ds = try NSDDataset(root: root)
+        #expect(dataErrorMessage { _ = try ds.targets([0]) }
+            == "\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' or "
+            + "clip_targets.safetensors with key 'targets')")
+        #expect(dataErrorMessage { _ = try ds.subject(2) }
+            == "\(root.path)/nsddata/ppdata/subj02/func1pt8mm/roi/nsdgeneral.nii.gz: no such file (expected a NIfTI image)")
+        #expect(dataErrorMessage { _ = try ds.trainTrials(2) }
+            == "\(root.path)/wds/subj02/train: no training shards (expected {k}.tar per session)")
+        #expect(dataErrorMessage { _ = try ds.testTrials(2) }
+            == "\(root.path)/wds/subj02/new_test/0.tar: no such file (nor \(root.path)/wds/subj02/test/0.tar)")
+        #expect(dataErrorMessage { _ = try ds.sharedImages() }
+            == "\(root.path)/shared1000.npy: no such file (expected bool (73000,))")
+    }
+}

@@ -40,7 +40,7 @@ import Torch
     @Test func assemblesTheSameBatchesAsTheSynchronousPath() throws {
         let ds = try NSDDataset(root: fixture("nsd"))
         let assembler = BatchAssembler(dataset: ds)
-        let counts = Dictionary(uniqueKeysWithValues: try ds.subjects.map { ($0, try ds.subject($0).trainTrials.count) })
+        let counts = try ds.trainTrialCounts()
         #expect(counts == [1: 8, 2: 4])
         var sampler = SubjectBatchSampler(trialCounts: counts, batchSize: 3, seed: 11)
         let batches = sampler.nextEpoch() + sampler.nextEpoch()

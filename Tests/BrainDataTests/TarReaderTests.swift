@@ -60,3 +60,34 @@ import Torch
         #expect(dataErrorMessage { _ = try TarReader(url) } == "\(url.path): no such file (expected a tar shard)")
     }
 }
+
+@Suite struct TarTruncationTests {
+    /// A copy of the first `count` bytes of the webdataset fixture in a temporary file.
+    func prefix(_ count: Int) throws -> URL {
+        let data = try Data(contentsOf: fixture("tar/webdataset.tar"))
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("braindata-cut-\(count)-\(UUID()).tar")
+        try data.prefix(count).write(to: url)
+        return url
+    }
+
+    @Test func cutAfterAnExtendedHeaderGivesTheMembersOffset() throws {
+        let url = try prefix(12_800 + 1024)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(dataErrorMessage { _ = try TarReader(url).members() }
+            == "\(url.path): truncated tar: the member at offset 12800 ends after its "
+            + "extended header (file ends at 13824)")
+    }
+
+    @Test func cutInsideAHeaderGivesItsOffset() throws {
+        let url = try prefix(12_800 + 200)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(dataErrorMessage { _ = try TarReader(url).members() }
+            == "\(url.path): truncated tar: incomplete header at offset 12800 (file ends at 13000)")
+    }
+
+    @Test func aCutAtASampleBoundaryWithoutTheEndMarkerKeepsTheWholeSamples() throws {
+        let url = try prefix(12_800)
+        defer { try? FileManager.default.removeItem(at: url) }
+        #expect(try TarReader(url).samples().map(\.key) == ["sample000000000"])
+    }
+}

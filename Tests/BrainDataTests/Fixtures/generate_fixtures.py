@@ -42,6 +42,8 @@ def write_hdf5():
         f.create_dataset("i64", data=np.array([[-(2**40), 5], [7, 2**40]], dtype=np.int64))
         f.create_dataset("u16", data=np.array([0, 65535], dtype=np.uint16))
         f.create_dataset("flags", data=np.array([True, False, False, True, True]))
+        f.create_dataset("u64", data=np.array([1, 2], dtype=np.uint64))  # no int64 holds every uint64
+        f.create_dataset("scalar", data=np.float64(2.75))
         g = f.create_group("group")
         g.create_dataset("inner", data=np.array([1.5, 2.5], dtype=np.float32))
         expected = {
@@ -278,7 +280,16 @@ def write_nsd():
     write_root(os.path.join(HERE, "nsd_bad"), {1: bad1, 2: bad2, 3: bad3}, images=True)
 
 
+def write_safetensors_targets():
+    from safetensors.numpy import save_file
+
+    targets = np.arange(NUM_IMAGES * TOKENS * DIM, dtype=np.float32).reshape(NUM_IMAGES, TOKENS, DIM) + 0.5
+    save_file({"targets": targets}, path("targets", "clip_targets.safetensors"))
+    save_file({"clip": targets[:2]}, path("targets", "wrong_key", "clip_targets.safetensors"))
+
+
 if __name__ == "__main__":
+    write_safetensors_targets()
     write_hdf5()
     write_tars()
     write_nifti()
