@@ -72,7 +72,8 @@ struct Synth: ParsableCommand {
         let o = info.oracle
         print(String(format: "wrote %@ in %.1f s", root.path, Date().timeIntervalSince(start)))
         print(String(format: "noise sd %.3g (per-voxel SNR %.3g); oracle top-1 image retrieval in pools of %d: "
-            + "single trial %.3f, %d repeats averaged %.3f, chance %.4f",
-            config.noise, info.perVoxelSNR, o.poolSize, o.singleTrial, config.testRepeats, o.averaged, o.chance))
+            + "single trial %.3f (a perfect scorer: %.3f), %d repeats averaged %.3f, chance %.4f",
+            config.noise, info.perVoxelSNR, o.poolSize, o.singleTrial, o.singleTrialCeiling, config.testRepeats,
+            o.averaged, o.chance))
     }
 }

@@ -23,7 +23,7 @@ public final class HDF5Writer {
     deinit { try? close() }
 
     /// Creates dataset `name` (at the root) of `dtype` and `shape`, filled later with `write(_:rows:at:)`.
-    /// Object times are not recorded (as h5py does by default), so equal content gives equal bytes.
+    /// Object times are not recorded (h5py's `track_times=False`), so equal content gives equal bytes.
     public func createDataset(_ name: String, dtype: DType, shape: [Int]) throws {
         try HDF5Library.locked { try unlockedCreateDataset(name, dtype: dtype, shape: shape) }
     }

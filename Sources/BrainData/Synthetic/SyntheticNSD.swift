@@ -3,7 +3,8 @@ import Torch
 
 /// Sizes, noise and seed of a synthetic NSD (see docs/synthetic-data.md). The defaults make a dataset that
 /// generates in seconds and trains in minutes on two CPU cores; real NSD sizes are noted per field.
-public struct SyntheticNSDConfig: Encodable, Sendable, Equatable {
+/// Codable with snake_case keys; keys left out keep their defaults.
+public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
     public var seed: UInt64 = 0
     /// Subjects `subj01 ...` (NSD: 8).
     public var subjects = 3
@@ -40,6 +41,28 @@ public struct SyntheticNSDConfig: Encodable, Sendable, Equatable {
         case trainImagesPerSubject = "train_images_per_subject", trainRepeats = "train_repeats"
         case trialsPerSession = "trials_per_session", latentDim = "latent_dim", imageSize = "image_size"
         case tokenDim = "token_dim", tuningFeatures = "tuning_features", tuningFrequency = "tuning_frequency"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
+            try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        seed = try value(.seed, seed)
+        subjects = try value(.subjects, subjects)
+        testImages = try value(.testImages, testImages)
+        testRepeats = try value(.testRepeats, testRepeats)
+        trainImagesPerSubject = try value(.trainImagesPerSubject, trainImagesPerSubject)
+        trainRepeats = try value(.trainRepeats, trainRepeats)
+        trialsPerSession = try value(.trialsPerSession, trialsPerSession)
+        voxels = try value(.voxels, voxels)
+        latentDim = try value(.latentDim, latentDim)
+        noise = try value(.noise, noise)
+        imageSize = try value(.imageSize, imageSize)
+        tokens = try value(.tokens, tokens)
+        tokenDim = try value(.tokenDim, tokenDim)
+        tuningFeatures = try value(.tuningFeatures, tuningFeatures)
+        tuningFrequency = try value(.tuningFrequency, tuningFrequency)
     }
 
     /// All images: the shared test images, then every subject's own.
@@ -84,7 +107,8 @@ public struct SyntheticSubject: @unchecked Sendable {
 /// A synthetic NSD world: latents of every image, the fixed maps from latents to targets and pictures,
 /// the template tuning field and each subject's anatomy and trial sequence. Every draw comes from
 /// libtorch's generator seeded from `config.seed` and a per-part stream number, so a seed fixes the data;
-/// the caller's generator state is restored afterwards.
+/// the caller's generator state is restored afterwards. Generations are serialised by `rngLock` (code
+/// drawing from libtorch's generator on another thread at the same time would still perturb them).
 public final class SyntheticNSD: @unchecked Sendable {
     public let config: SyntheticNSDConfig
     /// `(imageCount, latentDim)` float32, standard normal.
@@ -101,9 +125,13 @@ public final class SyntheticNSD: @unchecked Sendable {
     static let targetHidden = 64
     static let roiRadius = 1.0, brainRadius = 1.6, warpStrength = 0.15
 
+    static let rngLock = NSRecursiveLock()
+
     public init(_ config: SyntheticNSDConfig = SyntheticNSDConfig()) throws {
         try config.validate()
         self.config = config
+        Self.rngLock.lock()
+        defer { Self.rngLock.unlock() }
         let saved = Torch.rngState()
         defer { Torch.setRNGState(saved) }
         let d = config.latentDim, n = config.imageCount
@@ -178,6 +206,8 @@ public final class SyntheticNSD: @unchecked Sendable {
     /// Single-trial betas of `subject` `(trials, V)` float32, z-scored per voxel with the mean and standard
     /// deviation (correction 1) of its training trials, together with those statistics `(V)`.
     public func betas(_ subject: SyntheticSubject) -> (betas: Tensor, mean: Tensor, std: Tensor) {
+        Self.rngLock.lock()
+        defer { Self.rngLock.unlock() }
         let saved = Torch.rngState()
         defer { Torch.setRNGState(saved) }
         Self.seed(config, stream: 200 + UInt64(subject.number))

@@ -9,6 +9,9 @@ public struct OracleRetrieval: Encodable, Sendable, Equatable {
     /// Top-1 image retrieval, single trials: pools of `poolSize` test trials; a hit tied with `k - 1` other
     /// candidates counts `1/k` (repeats of one image in a pool tie exactly).
     public var singleTrial: Double
+    /// What a perfect scorer reaches under the same single-trial protocol: below 1 because repeats of one
+    /// image in a pool tie.
+    public var singleTrialCeiling: Double
     /// Top-1 image retrieval after averaging each test image's repeats: pools of distinct images.
     public var averaged: Double
     /// Chance level, `1 / poolSize`.
@@ -20,7 +23,7 @@ public struct OracleRetrieval: Encodable, Sendable, Equatable {
     public var averagedPerSubject: [Double]
 
     enum CodingKeys: String, CodingKey {
-        case singleTrial = "top1_single_trial", averaged = "top1_repeats_averaged", chance
+        case singleTrial = "top1_single_trial", singleTrialCeiling = "top1_single_trial_ceiling", averaged = "top1_repeats_averaged", chance
         case poolSize = "pool_size", pools, singleTrialPerSubject = "top1_single_trial_per_subject"
         case averagedPerSubject = "top1_repeats_averaged_per_subject"
     }
@@ -34,11 +37,13 @@ extension SyntheticNSD {
     public func oracleTop1(betas given: [(betas: Tensor, mean: Tensor, std: Tensor)]? = nil, poolSize: Int = 300,
                            pools: Int = 30) -> OracleRetrieval
     {
+        Self.rngLock.lock()
+        defer { Self.rngLock.unlock() }
         let saved = Torch.rngState()
         defer { Torch.setRNGState(saved) }
         let testIds = (0..<imageCount).filter { shared[$0] }
         let position = Dictionary(uniqueKeysWithValues: testIds.enumerated().map { ($0.element, $0.offset) })
-        var single: [Double] = [], averaged: [Double] = []
+        var single: [Double] = [], averaged: [Double] = [], ceiling: [Double] = []
         var usedPool = poolSize
         for (s, subject) in subjects.enumerated() {
             let b = given?[s] ?? betas(subject)
@@ -49,30 +54,30 @@ extension SyntheticNSD {
             let scores = (y.matmul(mu.T) - half).toArray(Float.self)                           // (trials, images)
             let images = rows.map { position[subject.trialImages[$0]]! }
 
-            var sums = [Tensor](repeating: Tensor.zeros([0]), count: 0)
-            for id in testIds {
-                let r = rows.indices.filter { subject.trialImages[rows[$0]] == id }.map(Int64.init)
-                sums.append(y.indexSelect(0, Tensor(r)).mean(0))
-            }
-            let averageScores = (Tensor.stack(sums).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
+            let repeatsOf = Dictionary(grouping: rows.indices, by: { images[$0] })
+            let averages = (0..<testIds.count).map { y.indexSelect(0, Tensor(repeatsOf[$0]!.map(Int64.init))).mean(0) }
+            let averageScores = (Tensor.stack(averages).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
 
             Self.seed(config, stream: 300 + UInt64(subject.number))
             let n = testIds.count
             let trialPool = min(poolSize, rows.count), imagePool = min(poolSize, n)
             usedPool = min(usedPool, trialPool)
-            var hitSingle = 0.0, hitAveraged = 0.0
+            var hitSingle = 0.0, hitAveraged = 0.0, perfect = 0.0
             for _ in 0..<pools {
                 let pool = Array(Tensor.randperm(rows.count).toArray(Int.self).prefix(trialPool))
                 let candidates = pool.map { images[$0] }
                 hitSingle += Self.top1(scores, columns: n, queries: pool, truth: candidates, candidates: candidates)
+                let copies = Dictionary(grouping: candidates, by: { $0 }).mapValues(\.count)
+                perfect += candidates.map { 1 / Double(copies[$0]!) }.reduce(0, +) / Double(candidates.count)
                 let picked = Array(Tensor.randperm(n).toArray(Int.self).prefix(imagePool))
                 hitAveraged += Self.top1(averageScores, columns: n, queries: picked, truth: picked, candidates: picked)
             }
             single.append(hitSingle / Double(pools))
             averaged.append(hitAveraged / Double(pools))
+            ceiling.append(perfect / Double(pools))
         }
         let mean = { (v: [Double]) in v.reduce(0, +) / Double(max(v.count, 1)) }
-        return OracleRetrieval(singleTrial: mean(single), averaged: mean(averaged), chance: 1 / Double(usedPool),
+        return OracleRetrieval(singleTrial: mean(single), singleTrialCeiling: mean(ceiling), averaged: mean(averaged), chance: 1 / Double(usedPool),
                                poolSize: usedPool, pools: pools, singleTrialPerSubject: single,
                                averagedPerSubject: averaged)
     }

@@ -32,15 +32,18 @@ public enum Safetensors {
 
     /// Every tensor in the file, each copied once from the memory-mapped file into libtorch.
     public static func read(_ url: URL) throws -> [String: Tensor] {
-        try FileAccess.withMappedBytes(of: url) { bytes in
-            let header = try parseHeader(bytes, source: url.path)
-            var tensors: [String: Tensor] = [:]
-            for e in header.entries {
-                let data = UnsafeRawBufferPointer(rebasing: bytes[(header.dataStart + e.begin)..<(header.dataStart + e.end)])
-                tensors[e.name] = Tensor(bytes: data, dtype: e.dtype, shape: e.shape)
-            }
-            return tensors
+        try FileAccess.withMappedBytes(of: url) { try tensors(in: $0, source: url.path) }
+    }
+
+    /// The tensors in a whole file's bytes; `source` names the file in errors.
+    static func tensors(in bytes: UnsafeRawBufferPointer, source: String) throws -> [String: Tensor] {
+        let header = try parseHeader(bytes, source: source)
+        var tensors: [String: Tensor] = [:]
+        for e in header.entries {
+            let data = UnsafeRawBufferPointer(rebasing: bytes[(header.dataStart + e.begin)..<(header.dataStart + e.end)])
+            tensors[e.name] = Tensor(bytes: data, dtype: e.dtype, shape: e.shape)
         }
+        return tensors
     }
 
     /// The `__metadata__` string map (empty when the file has none).
@@ -157,9 +160,14 @@ public enum Safetensors {
         if tensors["__metadata__"] != nil {
             throw SerializationError("\(url.path): '__metadata__' is reserved for the metadata and cannot name a tensor")
         }
-        let rank = Dictionary(uniqueKeysWithValues: dtypeNames.enumerated().map { ($1.dtype, $0) })
-        let ordered = tensors.map { (name: $0.key, tensor: $0.value, dtype: $0.value.dtype) }.sorted {
-            $0.dtype != $1.dtype ? rank[$0.dtype]! > rank[$1.dtype]! : $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
+        let ordered = try tensors.map { name, tensor in
+            let dtype = tensor.dtype
+            guard let rank = dtypeNames.firstIndex(where: { $0.dtype == dtype }) else {
+                throw SerializationError("\(url.path): tensor '\(name)': \(dtype) has no safetensors dtype")
+            }
+            return (name: name, tensor: tensor, dtypeName: dtypeNames[rank].name, rank: rank)
+        }.sorted {
+            $0.rank != $1.rank ? $0.rank > $1.rank : $0.name.utf8.lexicographicallyPrecedes($1.name.utf8)
         }
 
         var parts: [String] = []
@@ -170,9 +178,8 @@ public enum Safetensors {
         var offset = 0
         for t in ordered {
             let shape = t.tensor.shape
-            let size = shape.reduce(1, *) * t.dtype.byteSize
-            let dtypeName = dtypeNames.first { $0.dtype == t.dtype }!.name
-            parts.append(jsonString(t.name) + ":{\"dtype\":\"\(dtypeName)\",\"shape\":["
+            let size = shape.reduce(1, *) * dtypeNames[t.rank].dtype.byteSize
+            parts.append(jsonString(t.name) + ":{\"dtype\":\"\(t.dtypeName)\",\"shape\":["
                 + shape.map(String.init).joined(separator: ",") + "],\"data_offsets\":[\(offset),\(offset + size)]}")
             offset += size
         }
