@@ -1,4 +1,5 @@
 // Linear algebra, reductions, shapes, indexing, neural-network functions and autograd entry points.
+#include <torch/csrc/autograd/function.h>
 #include <vector>
 #include "internal.h"
 
@@ -213,5 +214,18 @@ int ct_zero_grad(ct_tensor t, int set_to_none) {
     })
 }
 int ct_detach(ct_tensor t, ct_tensor *out) { CT_OUT(T(t).detach()) }
+int ct_grad_fn_name(ct_tensor t, const char **out) {
+    static thread_local std::string name;
+    CT_GUARD({
+        const auto &fn = T(t).grad_fn();
+        *out = nullptr;
+        if (fn) {
+            name = fn->name();
+            auto colon = name.rfind("::");
+            if (colon != std::string::npos) name = name.substr(colon + 2);
+            *out = name.c_str();
+        }
+    })
+}
 
 }  // extern "C"
