@@ -41,6 +41,17 @@ extension PartialRangeThrough<Int>: TensorIndexConvertible {
     public var tensorIndex: TensorIndex { .slice(start: nil, end: upperBound + 1, step: 1) }
 }
 extension Tensor: TensorIndexConvertible { public var tensorIndex: TensorIndex { .tensor(self) } }
+/// Lets `.all`, `.stride(...)`, `.newAxis` and `.ellipsis` be written among integers and ranges in a
+/// subscript, whose entries are `any TensorIndexConvertible`.
+extension TensorIndexConvertible where Self == TensorIndex {
+    // disfavoured so that `TensorIndex.newAxis` (the enum case) stays unambiguous
+    @_disfavoredOverload public static var all: TensorIndex { .slice(start: nil, end: nil, step: 1) }
+    @_disfavoredOverload public static var newAxis: TensorIndex { TensorIndex.newAxis }
+    @_disfavoredOverload public static var ellipsis: TensorIndex { TensorIndex.ellipsis }
+    @_disfavoredOverload public static func stride(_ start: Int?, _ end: Int?, _ step: Int) -> TensorIndex {
+        .slice(start: start, end: end, step: step)
+    }
+}
 
 extension Tensor {
     /// NumPy-style basic indexing (integers, ranges, strides, new axes, an ellipsis) returns views;
