@@ -30,12 +30,13 @@ int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::mm(T(a), T(b)))
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out) { CT_OUT(at::cdist(T(a), T(b), p)) }
 
 // ---- reductions ------------------------------------------------------------------------------------------
+// A full reduction without keepdim takes the overload Python's t.sum() / t.mean() takes (SumBackward0).
 int ct_sum(ct_tensor a, const int64_t *dims, int n, int keepdim, int dtype, ct_tensor *out) {
-    CT_OUT(at::sum(T(a), dims_or_all(dims, n), keepdim != 0,
-                   dtype < 0 ? std::nullopt : std::optional<at::ScalarType>(static_cast<at::ScalarType>(dtype))))
+    auto dt = dtype < 0 ? std::nullopt : std::optional<at::ScalarType>(static_cast<at::ScalarType>(dtype));
+    CT_OUT(n == 0 && !keepdim ? at::sum(T(a), dt) : at::sum(T(a), dims_or_all(dims, n), keepdim != 0, dt))
 }
 int ct_mean(ct_tensor a, const int64_t *dims, int n, int keepdim, ct_tensor *out) {
-    CT_OUT(at::mean(T(a), dims_or_all(dims, n), keepdim != 0))
+    CT_OUT(n == 0 && !keepdim ? at::mean(T(a)) : at::mean(T(a), dims_or_all(dims, n), keepdim != 0))
 }
 int ct_prod(ct_tensor a, int64_t dim, int has_dim, int keepdim, ct_tensor *out) {
     CT_OUT(has_dim ? at::prod(T(a), dim, keepdim != 0) : at::prod(T(a)))
