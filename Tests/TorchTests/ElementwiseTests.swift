@@ -55,6 +55,10 @@ import Testing
         #expect(i.floorDivide(2.5).toArray(Float.self) == [0, 0, 1])
         #expect(i.pow(2).dtype == .int64)
         #expect(i.pow(0.5).dtype == .float32)
+        // a number never widens a floating tensor: bfloat16 * 2.5 stays bfloat16, as in PyTorch
+        #expect((Tensor.ones([2], dtype: .bfloat16) * 2.5).dtype == .bfloat16)
+        #expect((2.5 / Tensor.ones([2], dtype: .float16)).dtype == .float16)
+        #expect((Tensor([4, 5] as [Int32]) + 2.5).dtype == .float32)
         #expect((i + i).dtype == .int64)
         #expect((i.floorDivide(2)).toArray(Int.self) == [0, 1, 1])
         #expect(i.remainder(2).toArray(Int.self) == [1, 0, 1])

@@ -31,5 +31,7 @@ import Testing
         #expect(Tensor([1, 2, 3] as [Int]).description == "tensor([1, 2, 3])")
         #expect(Tensor([0.5, 1] as [Float], shape: [2, 1]).description == "tensor([[0.5000],\n        [1.0000]])")
         #expect("\(Tensor(scalar: 2))" == "tensor(2.)")
+        // a transposed (non-contiguous) tensor prints in logical order
+        #expect(Tensor([1, 2, 3, 4] as [Int], shape: [2, 2]).T.description == "tensor([[1, 3],\n        [2, 4]])")
     }
 }
