@@ -1,6 +1,7 @@
 // Runtime, metadata, creation and element-wise entry points of the shim.
 #include <ATen/autocast_mode.h>
 #include <ATen/Parallel.h>
+#include <ATen/ScalarOps.h>
 #include <torch/headeronly/version.h>
 #include <ATen/core/grad_mode.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -175,12 +176,12 @@ static at::Tensor binary(int op, const at::Tensor &a, const at::Tensor &b) {
     }
     TORCH_CHECK(false, "unknown binary op code ", op);
 }
+// A number as Python hands it to an operator: a wrapped 0-d CPU tensor, which promotes like a scalar
+// (int tensor * 2.5 -> float32) and records the same autograd node as PyTorch (MulBackward0).
+static at::Tensor wrapped(const at::Scalar &s) { return at::native::wrapped_scalar_tensor(s); }
 static at::Tensor binary_scalar(int op, const at::Tensor &a, const at::Scalar &s) {
     switch (op) {
-        case CT_ADD: return at::add(a, s);
-        case CT_SUB: return at::sub(a, s);
-        case CT_MUL: return at::mul(a, s);
-        case CT_DIV: return at::div(a, s);
+        // Python uses the Scalar overloads for these
         case CT_POW: return at::pow(a, s);
         case CT_REMAINDER: return at::remainder(a, s);
         case CT_EQ: return at::eq(a, s);
@@ -189,8 +190,7 @@ static at::Tensor binary_scalar(int op, const at::Tensor &a, const at::Scalar &s
         case CT_LE: return at::le(a, s);
         case CT_GT: return at::gt(a, s);
         case CT_GE: return at::ge(a, s);
-        case CT_FLOOR_DIVIDE: return at::floor_divide(a, at::scalar_tensor(s, a.options().dtype(s.type())));
-        default: return binary(op, a, at::scalar_tensor(s, at::TensorOptions().device(a.device()).dtype(s.type())));
+        default: return binary(op, a, wrapped(s));
     }
 }
 int ct_binary(int op, ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(binary(op, T(a), T(b))) }
@@ -203,13 +203,11 @@ int ct_scalar_binary(int op, double s, int is_int, ct_tensor b, ct_tensor *out) 
         switch (op) {
             case CT_SUB: *out = wrap(at::rsub(T(b), sc)); break;
             case CT_POW: *out = wrap(at::pow(sc, T(b))); break;
-            case CT_ADD: *out = wrap(at::add(T(b), sc)); break;
-            case CT_MUL: *out = wrap(at::mul(T(b), sc)); break;
-            default: {
-                // a 0-dim tensor takes part in type promotion like a Python number
-                auto st = at::scalar_tensor(sc, at::TensorOptions().device(T(b).device()).dtype(sc.type()));
-                *out = wrap(binary(op, st, T(b)));
-            }
+            case CT_ADD: *out = wrap(at::add(T(b), wrapped(sc))); break;
+            case CT_MUL: *out = wrap(at::mul(T(b), wrapped(sc))); break;
+            // Python's s / t is t.reciprocal() * s
+            case CT_DIV: *out = wrap(at::mul(at::reciprocal(T(b)), wrapped(sc))); break;
+            default: *out = wrap(binary(op, wrapped(sc), T(b)));
         }
     })
 }

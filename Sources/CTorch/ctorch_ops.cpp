@@ -1,4 +1,5 @@
 // Linear algebra, reductions, shapes, indexing, neural-network functions and autograd entry points.
+#include <torch/csrc/autograd/function.h>
 #include <vector>
 #include "internal.h"
 
@@ -29,12 +30,13 @@ int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::mm(T(a), T(b)))
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out) { CT_OUT(at::cdist(T(a), T(b), p)) }
 
 // ---- reductions ------------------------------------------------------------------------------------------
+// A full reduction without keepdim takes the overload Python's t.sum() / t.mean() takes (SumBackward0).
 int ct_sum(ct_tensor a, const int64_t *dims, int n, int keepdim, int dtype, ct_tensor *out) {
-    CT_OUT(at::sum(T(a), dims_or_all(dims, n), keepdim != 0,
-                   dtype < 0 ? std::nullopt : std::optional<at::ScalarType>(static_cast<at::ScalarType>(dtype))))
+    auto dt = dtype < 0 ? std::nullopt : std::optional<at::ScalarType>(static_cast<at::ScalarType>(dtype));
+    CT_OUT(n == 0 && !keepdim ? at::sum(T(a), dt) : at::sum(T(a), dims_or_all(dims, n), keepdim != 0, dt))
 }
 int ct_mean(ct_tensor a, const int64_t *dims, int n, int keepdim, ct_tensor *out) {
-    CT_OUT(at::mean(T(a), dims_or_all(dims, n), keepdim != 0))
+    CT_OUT(n == 0 && !keepdim ? at::mean(T(a)) : at::mean(T(a), dims_or_all(dims, n), keepdim != 0))
 }
 int ct_prod(ct_tensor a, int64_t dim, int has_dim, int keepdim, ct_tensor *out) {
     CT_OUT(has_dim ? at::prod(T(a), dim, keepdim != 0) : at::prod(T(a)))
@@ -213,5 +215,18 @@ int ct_zero_grad(ct_tensor t, int set_to_none) {
     })
 }
 int ct_detach(ct_tensor t, ct_tensor *out) { CT_OUT(T(t).detach()) }
+int ct_grad_fn_name(ct_tensor t, const char **out) {
+    static thread_local std::string name;
+    CT_GUARD({
+        const auto &fn = T(t).grad_fn();
+        *out = nullptr;
+        if (fn) {
+            name = fn->name();
+            auto colon = name.rfind("::");
+            if (colon != std::string::npos) name = name.substr(colon + 2);
+            *out = name.c_str();
+        }
+    })
+}
 
 }  // extern "C"

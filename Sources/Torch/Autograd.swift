@@ -31,6 +31,13 @@ extension Tensor {
     public func zeroGrad(setToNone: Bool = true) { check(ct_zero_grad(handle, setToNone ? 1 : 0)) }
     /// The same values, cut from the graph.
     public func detach() -> Tensor { Tensor.make { ct_detach(handle, $0) } }
+    /// The class name of the operation that produced this tensor (`"MulBackward0"`), as PyTorch prints it
+    /// in `grad_fn=<...>`; nil for leaves and tensors made without gradient recording.
+    public var gradFnName: String? {
+        var name: UnsafePointer<CChar>?
+        check(ct_grad_fn_name(handle, &name))
+        return name.map { String(cString: $0) }
+    }
 }
 
 /// Scales the gradients of `parameters` together so that their global norm is at most `maxNorm`, as

@@ -52,7 +52,6 @@ extension PartialRangeThrough<Int>: TensorIndexConvertible {
     public var tensorIndex: TensorIndex { .slice(start: nil, end: upperBound + 1, step: 1) }
 }
 extension Tensor: TensorIndexConvertible { public var tensorIndex: TensorIndex { .tensor(self) } }
-
 extension Tensor {
     /// NumPy-style basic indexing (integers, ranges, strides, new axes, an ellipsis) returns views;
     /// tensor indices gather (`torch.Tensor.__getitem__` with index tensors). Negative positions count

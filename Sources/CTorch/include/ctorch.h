@@ -197,6 +197,8 @@ int ct_grad(ct_tensor t, ct_tensor *out);  // *out = NULL when no gradient exist
 int ct_zero_grad(ct_tensor t, int set_to_none);
 int ct_detach(ct_tensor t, ct_tensor *out);
 int ct_clip_grad_norm(const ct_tensor *params, int n, double max_norm, double norm_type, double *total_norm);
+// The class name of the node that made t ("MulBackward0"), or NULL for a leaf; valid until the next call.
+int ct_grad_fn_name(ct_tensor t, const char **out);
 
 // ---- AdamW (torch::optim::AdamW) ----------------------------------------------------------------------
 // Parameters are given group after group; group_sizes[g] of them belong to group g.
