@@ -113,7 +113,11 @@ indirect enum PythonLiteral: CustomStringConvertible {
                     items.append(try p.value())
                     p.skipSpace()
                     guard p.index < p.bytes.count else { throw p.unexpected() }
-                    if p.bytes[p.index] == UInt8(ascii: ",") { p.index += 1 } else if p.bytes[p.index] != close { throw p.unexpected() }
+                    if p.bytes[p.index] == UInt8(ascii: ",") {
+                        p.index += 1
+                    } else if p.bytes[p.index] != close {
+                        throw p.unexpected()
+                    }
                 }
             }
         }
@@ -131,7 +135,11 @@ indirect enum PythonLiteral: CustomStringConvertible {
                     pairs.append((key, try p.value()))
                     p.skipSpace()
                     guard p.index < p.bytes.count else { throw p.unexpected() }
-                    if p.bytes[p.index] == UInt8(ascii: ",") { p.index += 1 } else if p.bytes[p.index] != UInt8(ascii: "}") { throw p.unexpected() }
+                    if p.bytes[p.index] == UInt8(ascii: ",") {
+                        p.index += 1
+                    } else if p.bytes[p.index] != UInt8(ascii: "}") {
+                        throw p.unexpected()
+                    }
                 }
             }
         }
