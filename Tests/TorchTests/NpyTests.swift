@@ -206,6 +206,8 @@ import Testing
             == "m.npy: malformed header: fortran_order is 0, expected True or False")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}")
             == "m.npy: malformed header: shape is (2, -3), expected a tuple of non-negative integers")
+        #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (3)}")
+            == "m.npy: malformed header: shape is 3, expected a tuple of non-negative integers")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}")
             == "m.npy: malformed header: shape is [2, 3], expected a tuple of non-negative integers")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}")
