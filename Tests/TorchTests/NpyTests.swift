@@ -82,6 +82,15 @@ import Testing
         #expect(try Npy.encode(Fixtures.tensor(name), version: 2) == expected)
     }
 
+    /// When the unpadded header already ends on 64 bytes, NumPy pads a whole 64 more.
+    @Test func padsAnAlignedHeaderLikeNumPy() throws {
+        let shape = [0, 1, 1, 1, 10, 10, 10, 10, 10, 10, 10, 10]
+        let expected = try Data(contentsOf: Fixtures.url("aligned.npy"))
+        #expect(expected.count == 192)
+        #expect(try Npy.encode(Tensor.zeros(shape)) == expected)
+        #expect(try Npy.read(Fixtures.url("aligned.npy")).shape == shape)
+    }
+
     @Test func encodesNonContiguousTensorsInRowMajorOrder() throws {
         let transposed = Tensor([1, 2, 3, 4, 5, 6] as [Float], shape: [3, 2]).transpose(0, 1)
         let decoded = try Npy.decode(Npy.encode(transposed))
@@ -197,6 +206,8 @@ import Testing
             == "m.npy: malformed header: fortran_order is 0, expected True or False")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (2, -3)}")
             == "m.npy: malformed header: shape is (2, -3), expected a tuple of non-negative integers")
+        #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (3)}")
+            == "m.npy: malformed header: shape is 3, expected a tuple of non-negative integers")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': [2, 3]}")
             == "m.npy: malformed header: shape is [2, 3], expected a tuple of non-negative integers")
         #expect(decode("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}")

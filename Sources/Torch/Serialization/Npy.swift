@@ -70,13 +70,15 @@ public enum Npy {
         var headerLength = 0
         for i in (8..<preamble).reversed() { headerLength = headerLength << 8 | Int(bytes[i]) }
         guard bytes.count - preamble >= headerLength else {
-            throw fail("truncated header: the header length is \(headerLength) bytes, but only \(bytes.count - preamble) follow the preamble")
+            throw fail("truncated header: the header length is \(headerLength) bytes, "
+                + "but only \(bytes.count - preamble) follow the preamble")
         }
         let text = Array(bytes[preamble..<(preamble + headerLength)])
 
         let literal: PythonLiteral
         do { literal = try PythonLiteral.parse(text) } catch {
-            throw fail("malformed header (\(error.reason)): \(String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
+            let shown = String(decoding: text, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            throw fail("malformed header (\(error.reason)): \(shown)")
         }
         guard case .dict(let pairs) = literal else { throw fail("malformed header: \(literal) is not a dict") }
         var fields: [String: PythonLiteral] = [:]
@@ -140,7 +142,9 @@ public enum Npy {
     /// Writes `tensor` to `url` as `encode` does, through a temporary file renamed into place.
     public static func write(_ tensor: Tensor, to url: URL, version: Int = 1) throws {
         let header: Data
-        do { header = try headerBytes(dtype: tensor.dtype, shape: tensor.shape, version: version) } catch let error as SerializationError {
+        do {
+            header = try headerBytes(dtype: tensor.dtype, shape: tensor.shape, version: version)
+        } catch let error as SerializationError {
             throw SerializationError("\(url.path): \(error.message)")
         }
         try FileAccess.writeAtomically(to: url) { file in
@@ -165,7 +169,8 @@ public enum Npy {
         text += String(repeating: " ", count: padding) + "\n"
         let length = text.utf8.count
         if version == 1 && length > 0xFFFF {
-            throw SerializationError("cannot write .npy format version 1.0: the header needs \(length) bytes, more than 65535; use version 2")
+            throw SerializationError(
+                "cannot write .npy format version 1.0: the header needs \(length) bytes, more than 65535; use version 2")
         }
         var data = Data(magic)
         data.append(contentsOf: [UInt8(version), 0])

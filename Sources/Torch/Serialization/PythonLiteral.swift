@@ -53,8 +53,11 @@ indirect enum PythonLiteral: CustomStringConvertible {
             guard index < bytes.count else { throw unexpected() }
             switch bytes[index] {
             case UInt8(ascii: "'"), UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "("): return .tuple(try sequence(close: UInt8(ascii: ")")))
-            case UInt8(ascii: "["): return .list(try sequence(close: UInt8(ascii: "]")))
+            case UInt8(ascii: "("):
+                // `(3)` is a parenthesised 3, not a tuple; `(3,)` is.
+                let (items, comma) = try sequence(close: UInt8(ascii: ")"))
+                return items.count == 1 && !comma ? items[0] : .tuple(items)
+            case UInt8(ascii: "["): return .list(try sequence(close: UInt8(ascii: "]")).items)
             case UInt8(ascii: "{"): return try dict()
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .int(try integer())
             default:
@@ -103,17 +106,23 @@ indirect enum PythonLiteral: CustomStringConvertible {
             return try body(&self)
         }
 
-        /// Items up to `close`, a trailing comma allowed.
-        mutating func sequence(close: UInt8) throws(ParseFailure) -> [PythonLiteral] {
+        /// Items up to `close`, a trailing comma allowed; `comma` says whether any comma was seen.
+        mutating func sequence(close: UInt8) throws(ParseFailure) -> (items: [PythonLiteral], comma: Bool) {
             try nested { (p: inout Parser) throws(ParseFailure) in
                 var items: [PythonLiteral] = []
+                var comma = false
                 while true {
                     p.skipSpace()
-                    if p.index < p.bytes.count, p.bytes[p.index] == close { p.index += 1; return items }
+                    if p.index < p.bytes.count, p.bytes[p.index] == close { p.index += 1; return (items, comma) }
                     items.append(try p.value())
                     p.skipSpace()
                     guard p.index < p.bytes.count else { throw p.unexpected() }
-                    if p.bytes[p.index] == UInt8(ascii: ",") { p.index += 1 } else if p.bytes[p.index] != close { throw p.unexpected() }
+                    if p.bytes[p.index] == UInt8(ascii: ",") {
+                        p.index += 1
+                        comma = true
+                    } else if p.bytes[p.index] != close {
+                        throw p.unexpected()
+                    }
                 }
             }
         }
@@ -131,7 +140,11 @@ indirect enum PythonLiteral: CustomStringConvertible {
                     pairs.append((key, try p.value()))
                     p.skipSpace()
                     guard p.index < p.bytes.count else { throw p.unexpected() }
-                    if p.bytes[p.index] == UInt8(ascii: ",") { p.index += 1 } else if p.bytes[p.index] != UInt8(ascii: "}") { throw p.unexpected() }
+                    if p.bytes[p.index] == UInt8(ascii: ",") {
+                        p.index += 1
+                    } else if p.bytes[p.index] != UInt8(ascii: "}") {
+                        throw p.unexpected()
+                    }
                 }
             }
         }

@@ -42,6 +42,9 @@ for version, names in [((2, 0), ["f32", "bool", "i64"]), ((3, 0), ["f32"])]:
         with open(path(f"{name}_v{version[0]}.npy"), "wb") as f:
             np.lib.format.write_array(f, ARRAYS[name], version=version)
 
+# A header that fills a multiple of 64 bytes before padding: NumPy then pads 64 more, not 0.
+np.save(path("aligned.npy"), np.zeros((0, 1, 1, 1, 10, 10, 10, 10, 10, 10, 10, 10), dtype="<f4"))
+
 # .npy files we must refuse.
 np.save(path("fortran.npy"), np.asfortranarray(ARRAYS["f32"]))
 np.save(path("bigendian.npy"), ARRAYS["f32"].astype(">f4"))
