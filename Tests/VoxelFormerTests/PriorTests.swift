@@ -4,13 +4,14 @@ import Torch
 @testable import VoxelFormer
 
 /// The diffusion prior against `Fixtures/generate_prior.py`, a PyTorch re-implementation with the
-/// reference's state-dict names: a small prior (dim 32, depth 2, dim_head 8, 4 heads, 4 tokens) with
-/// seeded weights, its forward pass, loss, schedule and DDIM sampling. Seeded tests use libtorch's
-/// process-wide generator, so the suite runs serially (and `make test` runs tests one at a time).
+/// reference's state-dict names: a small prior (dim 32, depth 2, 2 heads of 40 dims, so that the 32-dim
+/// rotary embedding leaves channels untouched as at full size, 4 tokens) with seeded weights: its forward
+/// pass, loss, schedule and DDIM sampling. Seeded tests use libtorch's process-wide generator, so the
+/// suite runs serially (and `make test` runs tests one at a time).
 @Suite(.serialized) struct PriorTests {
     static let small: PriorConfig = {
-        var c = PriorConfig(dim: 32, depth: 2, dimHead: 8, numTokens: 4)
-        c.timesteps = 100
+        var c = PriorConfig(dim: 32, depth: 2, dimHead: 40, numTokens: 4)
+        c.heads = 2  // heads·dim_head need not equal dim
         return c
     }()
 
@@ -58,7 +59,7 @@ import Torch
         let report = try prior.load(stateDict: file)
         #expect(report.isClean)
         var broken = file
-        broken["net.causal_transformer.layers.1.0.null_kv"] = Tensor.zeros([3, 8])
+        broken["net.causal_transformer.layers.1.0.null_kv"] = Tensor.zeros([3, 40])
         #expect(throws: Module.LoadError.self) { try DiffusionPrior(Self.small).load(stateDict: broken) }
     }
 

@@ -3,7 +3,8 @@
 #
 #   PYTHONPATH=/tmp/torchinst python3 Tests/VoxelFormerTests/Fixtures/generate_prior.py
 #
-# Writes prior_weights.safetensors (a small prior: dim 32, depth 2, dim_head 8, 4 heads, 4 tokens),
+# Writes prior_weights.safetensors (a small prior: dim 32, depth 2, 2 heads of 40 dims, 4 tokens; the rotary
+# embedding turns 32 of each head's 40 channels, as at full size where heads have 52),
 # prior_cases.safetensors (inputs and outputs) and prior_schedule.json (schedule and DDIM coefficients).
 # Deterministic: every draw comes from torch.manual_seed.
 import json
@@ -275,7 +276,7 @@ class Prior(torch.nn.Module):
 
 
 def main():
-    dim, depth, dim_head, heads, tokens, batch = 32, 2, 8, 4, 4, 2
+    dim, depth, dim_head, heads, tokens, batch = 32, 2, 40, 2, 4, 2
     torch.manual_seed(0)
     prior = Prior(PriorNet(dim, depth, dim_head, heads, tokens), timesteps=100, cond_drop_prob=0.2)
     with torch.no_grad():  # move the gains and the embedding tables off their defaults so they are tested
