@@ -177,6 +177,9 @@ import Torch
         prior.eval()
         let brain = try #require(try Self.cases()["brain"])
         let a = prior.sample(backbone: brain, steps: 20, eta: 1, seed: 7)
+        // The config's defaults (20 steps, no guidance, eta 0) are the fixture's first case.
+        expectClose(prior.sample(backbone: brain, seed: 7), try #require(try Self.cases()["sample_eta0"]),
+                    atol: 1e-4, rtol: 1e-4, "sampling with the config's defaults")
         let b = prior.sample(backbone: brain, steps: 20, eta: 1, seed: 7)
         let other = prior.sample(backbone: brain, steps: 20, eta: 1, seed: 8)
         #expect(a.shape == [2, 4, 32])

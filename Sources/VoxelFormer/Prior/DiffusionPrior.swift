@@ -44,12 +44,17 @@ public final class DiffusionPrior: Module {
     }
 
     /// DDIM sampling of the clean target from the condition `backbone` (B, T, dim), starting from standard
-    /// normal noise. `seed` seeds libtorch's generator for the draws and restores its CPU state afterwards;
-    /// nil draws from the generator as it stands. `guidanceScale` != 1 mixes in the fully dropped
-    /// (null) prediction, which needs a prior trained with condition dropout.
-    public func sample(backbone: Tensor, steps: Int = 20, guidanceScale: Double = 1, eta: Double = 0,
+    /// normal noise. `steps`, `guidanceScale` and `eta` default to the config's `sampling_steps` (20),
+    /// `guidance_scale` (1) and `eta` (0; MindEye2's own sampling call leaves DALL-E 2's default of 1).
+    /// `seed` seeds libtorch's generator for the draws and restores its CPU state afterwards; nil draws from
+    /// the generator as it stands. `guidanceScale` != 1 mixes in the fully dropped (null) prediction, which
+    /// needs a prior trained with condition dropout.
+    public func sample(backbone: Tensor, steps: Int? = nil, guidanceScale: Double? = nil, eta: Double? = nil,
                        seed: UInt64? = nil) -> Tensor
     {
+        let steps = steps ?? config.samplingSteps
+        let guidanceScale = guidanceScale ?? config.guidanceScale
+        let eta = eta ?? config.eta
         precondition(steps >= 2 && steps < config.timesteps,
                      "DiffusionPrior.sample: steps must lie in 2..<\(config.timesteps), got \(steps)")
         precondition(guidanceScale == 1 || config.condDropProb > 0,
