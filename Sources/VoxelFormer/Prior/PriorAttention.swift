@@ -1,0 +1,90 @@
+import Torch
+
+/// The prior's layer norm: a gain `g` and no bias. `stable` first divides each row by its maximum (for
+/// half precision), as the reference's final norm does. eps is 1e-5 in float32 and 1e-3 otherwise.
+public final class PriorLayerNorm: Module, UnaryLayer {
+    public let g: Tensor
+    public let stable: Bool
+    public let eps: Double
+    public let halfPrecisionEps: Double
+
+    public init(_ dim: Int, stable: Bool = false, eps: Double = 1e-5, halfPrecisionEps: Double = 1e-3) {
+        g = Tensor.ones([dim])
+        self.stable = stable
+        self.eps = eps
+        self.halfPrecisionEps = halfPrecisionEps
+        super.init()
+        register(parameter: "g", g)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let x = stable ? x / x.max(-1, keepDim: true).values.detach() : x
+        return F.layerNorm(x, [x.size(-1)], weight: g, eps: x.dtype == .float32 ? eps : halfPrecisionEps)
+    }
+}
+
+/// Multi-query attention of the prior: `heads` query heads share one key/value head, a learned null
+/// key/value pair is prepended (the position a dropped condition can still attend to), and the score is
+/// the cosine similarity of rotary-embedded queries and keys times 16, plus the relative position bias.
+/// Pre-norm in, and a bias-free projection followed by a layer norm out.
+public final class PriorAttention: Module {
+    public let heads: Int
+    public let dimHead: Int
+    public let causal: Bool
+    /// The cosine similarity is multiplied by this (the reference's `cosine_sim_scale`).
+    public let cosineSimScale = 16.0
+    public let norm: PriorLayerNorm
+    /// (2, dimHead): the null key, then the null value.
+    public let nullKV: Tensor
+    public let toQ: Linear
+    public let toKV: Linear
+    public let rotary: RotaryEmbedding?
+    /// Linear(heads·dimHead, dim, no bias), then PriorLayerNorm(dim).
+    public let toOut: Sequential
+
+    public init(dim: Int, dimHead: Int, heads: Int, causal: Bool = false, rotary: RotaryEmbedding?) {
+        self.heads = heads
+        self.dimHead = dimHead
+        self.causal = causal
+        norm = PriorLayerNorm(dim)
+        nullKV = Tensor.randn([2, dimHead])
+        toQ = Linear(dim, heads * dimHead, bias: false)
+        toKV = Linear(dim, 2 * dimHead, bias: false)
+        self.rotary = rotary
+        toOut = Sequential(Linear(heads * dimHead, dim, bias: false), PriorLayerNorm(dim))
+        super.init()
+        register(parameter: "null_kv", nullKV)
+        register(module: "norm", norm)
+        register(module: "to_q", toQ)
+        register(module: "to_kv", toKV)
+        if let rotary { register(module: "rotary_emb", rotary) }
+        register(module: "to_out", toOut)
+    }
+
+    /// `x` (B, N, dim) and `bias` (heads, N, N + 1) -> (B, N, dim).
+    public func callAsFunction(_ x: Tensor, bias: Tensor?) -> Tensor {
+        let (b, n) = (x.size(0), x.size(1))
+        let h = norm(x)
+        var q = toQ(h).view(b, n, heads, dimHead).transpose(1, 2)  // (B, heads, N, dh)
+        let kv = toKV(h).chunk(2, dim: -1)
+        var k = kv[0], v = kv[1]  // (B, N, dh), one head shared by all queries
+        if let rotary {
+            q = rotary.rotate(q)
+            k = rotary.rotate(k)
+        }
+        k = Tensor.cat([nullKV[0].expand([b, 1, dimHead]), k], dim: 1)  // (B, N+1, dh)
+        v = Tensor.cat([nullKV[1].expand([b, 1, dimHead]), v], dim: 1)
+        let root = cosineSimScale.squareRoot()
+        q = F.normalize(q, dim: -1) * root
+        k = F.normalize(k, dim: -1) * root
+        var sim = q.matmul(k.unsqueeze(1).transpose(-2, -1))  // (B, heads, N, N+1)
+        if let bias { sim = sim + bias }
+        if causal {
+            let (i, j) = (sim.size(-2), sim.size(-1))
+            let future = Tensor.ones([i, j], dtype: .bool, device: x.device).triu(j - i + 1)
+            sim = sim.maskedFill(future, -Double(Float.greatestFiniteMagnitude))
+        }
+        let out = sim.softmax(-1).matmul(v.unsqueeze(1))  // (B, heads, N, dh)
+        return toOut(out.transpose(1, 2).reshape([b, n, heads * dimHead]))
+    }
+}

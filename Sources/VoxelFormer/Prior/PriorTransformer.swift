@@ -1,0 +1,70 @@
+import Torch
+
+/// One pre-norm block of the prior: `x + attn(x)`, then `x + ff(x)`. Children "0" and "1" as in the
+/// reference's `nn.ModuleList([attention, feed_forward])`.
+public final class PriorTransformerLayer: Module {
+    public let attention: PriorAttention
+    /// LayerNorm, Linear(dim, 2·inner, no bias), SwiGLU, (identity), (dropout), Linear(inner, dim, no bias):
+    /// indices 0..5 as in the reference's `nn.Sequential`.
+    public let feedForward: Sequential
+
+    public init(dim: Int, dimHead: Int, heads: Int, ffMult: Int, causal: Bool, rotary: RotaryEmbedding?) {
+        attention = PriorAttention(dim: dim, dimHead: dimHead, heads: heads, causal: causal, rotary: rotary)
+        let inner = ffMult * dim
+        feedForward = Sequential(
+            PriorLayerNorm(dim),
+            Linear(dim, 2 * inner, bias: false),
+            Lambda { x in
+                let halves = x.chunk(2, dim: -1)
+                return halves[0] * halves[1].silu()  // SwiGLU: the second half gates the first
+            },
+            Lambda { $0 },
+            Dropout(0),
+            Linear(inner, dim, bias: false))
+        super.init()
+        register(module: "0", attention)
+        register(module: "1", feedForward)
+    }
+
+    public func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
+        let x = attention(x, bias: bias) + x
+        return feedForward(x) + x
+    }
+}
+
+/// The prior's transformer (the reference's `FlaggedCausalTransformer`): a relative position bias shared
+/// by all layers, one rotary embedding shared by all layers, `depth` blocks, a stable final layer norm and
+/// a bias-free output projection.
+public final class PriorTransformer: Module, UnaryLayer {
+    public let relPosBias: RelativePositionBias
+    public let rotary: RotaryEmbedding
+    public let layers: ModuleList<PriorTransformerLayer>
+    public let norm: PriorLayerNorm
+    public let projectOut: Linear
+
+    public init(dim: Int, depth: Int, dimHead: Int, heads: Int, ffMult: Int = 4, causal: Bool = false) {
+        relPosBias = RelativePositionBias(heads: heads)
+        let rotary = RotaryEmbedding(dim: Swift.min(32, dimHead))
+        self.rotary = rotary
+        layers = ModuleList((0..<depth).map { _ in
+            PriorTransformerLayer(dim: dim, dimHead: dimHead, heads: heads, ffMult: ffMult, causal: causal,
+                                  rotary: rotary)
+        })
+        norm = PriorLayerNorm(dim, stable: true)
+        projectOut = Linear(dim, dim, bias: false)
+        super.init()
+        register(module: "rel_pos_bias", relPosBias)
+        register(module: "layers", layers)
+        register(module: "norm", norm)
+        register(module: "project_out", projectOut)
+    }
+
+    /// (B, N, dim) -> (B, N, dim)
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let n = x.size(1)
+        let bias = relPosBias(queries: n, keys: n + 1)  // keys include the null key at position 0
+        var x = x
+        for layer in layers { x = layer(x, bias: bias) }
+        return projectOut(norm(x))
+    }
+}
