@@ -19,9 +19,9 @@ test: setup
 bench: setup
 	$(SWIFT) run -c release voxelformer-bench
 
-# Regenerates the PyTorch/NumPy fixtures (needs torch, numpy, safetensors, h5py, nibabel in python3).
+# Regenerates every test fixture (needs torch, numpy, safetensors, h5py, nibabel in python3).
 fixtures:
-	python3 Tests/TorchTests/Fixtures/generate.py
+	for g in Tests/*/Fixtures/generate*.py Tests/*/Fixtures/*/generate*.py; do python3 $$g || exit 1; done
 
 clean:
 	rm -rf .build

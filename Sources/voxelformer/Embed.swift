@@ -27,6 +27,14 @@ struct Embed: ParsableCommand {
     var out: String
     @Option(help: "Trials per forward pass.")
     var batchSize = 16
+    @Flag(help: "Also write prior_clip.npy: the diffusion prior's predicted CLIP tokens (DDIM sampling).")
+    var prior = false
+    @Option(help: "DDIM steps for --prior (default: prior.sampling_steps).")
+    var steps: Int?
+    @Option(help: "Classifier-free guidance scale for --prior (default: prior.guidance_scale).")
+    var guidance: Double?
+    @Option(help: "Seed of the prior's sampling noise.")
+    var seed: UInt64 = 0
     @Argument(help: "Dotted overrides (data.root=...).")
     var overrides: [String] = []
 
@@ -34,21 +42,29 @@ struct Embed: ParsableCommand {
         Torch.initialise()
         let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: overrides) }
         let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: overrides)
+        if prior && loaded.prior == nil {
+            throw ValidationError("--prior: \(checkpoint) holds no diffusion prior (train with train.use_prior=true)")
+        }
         let (input, positions, ids) = try inputs(loaded.config)
-        let outputs = Torch.noGrad { () -> (Tensor, Tensor) in
+        let outputs = Torch.noGrad { () -> (Tensor, Tensor, Tensor?) in
             let n = input.size(0)
-            var clip: [Tensor] = [], backbone: [Tensor] = []
+            var clip: [Tensor] = [], backbone: [Tensor] = [], samples: [Tensor] = []
             for start in stride(from: 0, to: n, by: batchSize) {
                 let r = loaded.model(input[start..<min(start + batchSize, n)], coords: positions)
                 clip.append(r.clipVoxels)
                 backbone.append(r.backbone)
+                if prior, let p = loaded.prior {
+                    samples.append(p.sample(backbone: r.backbone, steps: steps, guidanceScale: guidance,
+                                            seed: seed &+ UInt64(start)))
+                }
             }
-            return (Tensor.cat(clip), Tensor.cat(backbone))
+            return (Tensor.cat(clip), Tensor.cat(backbone), samples.isEmpty ? nil : Tensor.cat(samples))
         }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Npy.write(outputs.0, to: dir.appendingPathComponent("clip_voxels.npy"))
         try Npy.write(outputs.1, to: dir.appendingPathComponent("backbone.npy"))
+        if let samples = outputs.2 { try Npy.write(samples, to: dir.appendingPathComponent("prior_clip.npy")) }
         if let ids { try Npy.write(Tensor(ids), to: dir.appendingPathComponent("image_ids.npy")) }
         print("wrote \(dir.path)/clip_voxels.npy \(outputs.0.shape) and backbone.npy \(outputs.1.shape)")
     }

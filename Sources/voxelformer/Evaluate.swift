@@ -67,7 +67,7 @@ struct Evaluate: ParsableCommand {
             let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: extra) }
             let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: extra)
             let data = try NSDTrainingData(config: loaded.config.data)
-            report = try Evaluator(config: loaded.config.eval).evaluate(model: loaded.model, data: data)
+            report = try Evaluator(config: loaded.config.eval, prior: loaded.prior).evaluate(model: loaded.model, data: data)
         } else {
             throw ValidationError("give --checkpoint, or --brain with --targets")
         }

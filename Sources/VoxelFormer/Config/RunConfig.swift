@@ -53,6 +53,12 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// BiMixCo's second term: `reference` (row softmax) or `symmetric` (MindEye's column softmax).
     public var bimixcoForm = BiMixCoForm.reference
     public var clipLossScale = 1.0
+    /// Train the diffusion prior jointly (its loss flows back into the brain model).
+    public var usePrior = false
+    /// Weight of the prior's MSE in the total loss.
+    public var priorLossScale = 30.0
+    /// Clip the prior's gradients together with the brain model's (the reference clips the brain model only).
+    public var clipPriorGrads = false
     public var seed: UInt64 = 42
     /// fp32 (default), bf16 or fp16 autocast.
     public var precision = "fp32"
@@ -67,7 +73,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
         case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
-        case clipLossScale = "clip_loss_scale"
+        case clipLossScale = "clip_loss_scale", usePrior = "use_prior", priorLossScale = "prior_loss_scale"
+        case clipPriorGrads = "clip_prior_grads"
         case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
     }
     public init(from decoder: Decoder) throws {
@@ -80,6 +87,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         mixupPct = try c.get(.mixupPct, d.mixupPct)
         bimixcoForm = try c.get(.bimixcoForm, d.bimixcoForm)
         clipLossScale = try c.get(.clipLossScale, d.clipLossScale)
+        usePrior = try c.get(.usePrior, d.usePrior)
+        priorLossScale = try c.get(.priorLossScale, d.priorLossScale)
+        clipPriorGrads = try c.get(.clipPriorGrads, d.clipPriorGrads)
         seed = try c.get(.seed, d.seed)
         precision = try c.get(.precision, d.precision)
         checkpointEvery = try c.get(.checkpointEvery, d.checkpointEvery)
@@ -87,7 +97,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         maxSteps = try c.get(.maxSteps, d.maxSteps)
     }
     func validate() throws {
-        if epochs < 1 { throw ConfigError("train.epochs: must be at least 1, got \(epochs)") }
+        if epochs < 3 {
+            throw ConfigError("train.epochs: must be at least 3 (OneCycle warms up over 2 epochs: pct_start = 2/epochs), got \(epochs)")
+        }
         if batchSize < 2 { throw ConfigError("train.batch_size: contrastive losses need at least 2, got \(batchSize)") }
         if maxLR <= 0 { throw ConfigError("train.max_lr: must be positive, got \(maxLR)") }
         guard ["fp32", "bf16", "fp16"].contains(precision) else {

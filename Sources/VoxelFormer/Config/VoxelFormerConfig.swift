@@ -8,12 +8,14 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
     public var data = DataConfig()
     public var train = TrainConfig()
     public var eval = EvalConfig()
+    /// The diffusion prior, used when `train.use_prior` is true.
+    public var prior = PriorConfig()
     /// Where checkpoints, metrics and plots go.
     public var runDir = "runs/default"
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, data, train, eval, runDir = "run_dir"
+        case model, data, train, eval, prior, runDir = "run_dir"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = VoxelFormerConfig()
@@ -21,6 +23,7 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         data = try c.get(.data, d.data)
         train = try c.get(.train, d.train)
         eval = try c.get(.eval, d.eval)
+        prior = try c.get(.prior, d.prior)
         runDir = try c.get(.runDir, d.runDir)
     }
 
@@ -30,6 +33,7 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         "data": DataConfig.CodingKeys.allCases.map(\.rawValue),
         "train": TrainConfig.CodingKeys.allCases.map(\.rawValue),
         "eval": EvalConfig.CodingKeys.allCases.map(\.rawValue),
+        "prior": PriorConfig.CodingKeys.allCases.map(\.rawValue),
     ]
 
     public func validate() throws {
@@ -37,6 +41,15 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         try data.validate()
         try train.validate()
         try eval.validate()
+        if train.usePrior {
+            try prior.validate()
+            if prior.dim != model.clipEmbDim {
+                throw ConfigError("prior.dim: must equal model.clip_emb_dim (\(model.clipEmbDim)), got \(prior.dim)")
+            }
+            if prior.numTokens != model.clipSeqDim {
+                throw ConfigError("prior.num_tokens: must equal model.clip_seq_dim (\(model.clipSeqDim)), got \(prior.numTokens)")
+            }
+        }
     }
 
     // MARK: loading
@@ -94,7 +107,7 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
 
     private static func checkKeys(_ root: Node, source: String) throws {
         guard case .mapping(let top) = root else {
-            throw ConfigError("\(source): the config must be a mapping of sections (model, data, train, eval, run_dir)")
+            throw ConfigError("\(source): the config must be a mapping of sections (model, data, train, eval, prior, run_dir)")
         }
         let sections = CodingKeys.allCases.map(\.rawValue)
         for (k, v) in top {

@@ -15,6 +15,8 @@ extension VoxelFormerConfig {
 /// A trained model ready for inference.
 public struct LoadedModel {
     public let model: VoxelFormerModel
+    /// The diffusion prior, when the checkpoint trained one (`diffusion_prior.*` keys).
+    public let prior: DiffusionPrior?
     public let config: VoxelFormerConfig
 
     /// Reads a training checkpoint (its config comes along) or a plain safetensors state dict with the
@@ -38,8 +40,18 @@ public struct LoadedModel {
             throw ConfigError("\(url.path): a plain state dict carries no config; pass --config with the model's preset")
         }
         let model = VoxelFormerModel(config.model)
-        try model.load(stateDict: tensors)
+        let prefix = "diffusion_prior."
+        let priorTensors = tensors.filter { $0.key.hasPrefix(prefix) }
+        try model.load(stateDict: tensors.filter { !$0.key.hasPrefix(prefix) })
         model.eval()
+        if priorTensors.isEmpty {
+            prior = nil
+        } else {
+            let p = DiffusionPrior(config.prior)
+            try p.load(stateDict: Dictionary(uniqueKeysWithValues: priorTensors.map { (String($0.key.dropFirst(prefix.count)), $0.value) }))
+            p.eval()
+            prior = p
+        }
         self.model = model
         self.config = config
     }

@@ -24,6 +24,8 @@ public enum TrainingStop: Error, CustomStringConvertible {
 public final class Trainer {
     public let config: VoxelFormerConfig
     public let model: VoxelFormerModel
+    /// The diffusion prior, trained jointly when `train.use_prior` is set.
+    public let prior: DiffusionPrior?
     public let data: TrainingData
     public let runDir: URL
     let optimizer: AdamW
@@ -53,6 +55,7 @@ public final class Trainer {
         if config.train.threads > 0 { Torch.threads = config.train.threads }
         Torch.manualSeed(config.train.seed)
         model = VoxelFormerModel(config.model)
+        prior = config.train.usePrior ? DiffusionPrior(config.prior) : nil
         let counts = Dictionary(uniqueKeysWithValues: data.trainSubjects.map { ($0, data.trainTrialCount(subject: $0)) })
         sampler = SubjectBatchSampler(trialCounts: counts, batchSize: config.train.batchSize, seed: config.train.seed)
         epochSamplerState = sampler
@@ -61,13 +64,14 @@ public final class Trainer {
             throw ConfigError("train.batch_size: \(config.train.batchSize) is larger than every subject's train trials "
                 + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
         }
-        optimizer = try AdamW(groups: Trainer.parameterGroups(model, config: config.train), betas: (0.9, 0.999), eps: 1e-8)
+        optimizer = try AdamW(groups: Trainer.parameterGroups(TrainedModules(model: model, prior: prior), config: config.train),
+                              betas: (0.9, 0.999), eps: 1e-8)
         let total = config.train.epochs * stepsPerEpoch
         scheduler = OneCycleLR(maxLR: config.train.maxLR, totalSteps: total,
                                pctStart: 2 / Double(config.train.epochs), anneal: .cos)
         scheduler.apply(to: optimizer)
         schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
-        evaluator = Evaluator(config: config.eval)
+        evaluator = Evaluator(config: config.eval, prior: prior)
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
     }
 
@@ -104,14 +108,16 @@ public final class Trainer {
             let source = BatchSource(pending, data: data, prefetch: config.data.prefetch)
             for batch in pending {
                 let tensors = try source.next()
-                let (loss, lr) = try trainStep(batch, voxels: tensors.voxels, targets: tensors.targets)
+                let (loss, lr, priorLoss) = try trainStep(batch, voxels: tensors.voxels, targets: tensors.targets)
                 lossSum += loss
                 samples += batch.trials.count
                 step += 1
                 stepInEpoch += 1
                 onStep?(step, loss)
-                log.append(["step": .integer(step), "epoch": .integer(epoch), "loss": .number(loss), "lr": .number(lr),
-                            "subject": .integer(batch.subject)])
+                var record: [String: MetricValue] = ["step": .integer(step), "epoch": .integer(epoch),
+                                                     "loss": .number(loss), "lr": .number(lr), "subject": .integer(batch.subject)]
+                if let priorLoss { record["prior_mse"] = .number(priorLoss) }
+                log.append(record)
                 bar.update(done: stepInEpoch, loss: loss, lr: lr, samples: samples)
                 if InterruptFlag.isRaised {
                     try saveCheckpoint()
@@ -147,8 +153,9 @@ public final class Trainer {
         try saveCheckpoint()
     }
 
-    /// One optimiser step on one batch; returns the loss and the learning rate used.
-    func trainStep(_ batch: Batch, voxels: Tensor, targets: Tensor) throws -> (loss: Double, lr: Double) {
+    /// One optimiser step on one batch; returns the total loss, the learning rate used and the prior's
+    /// unweighted MSE when a prior is trained.
+    func trainStep(_ batch: Batch, voxels: Tensor, targets: Tensor) throws -> (loss: Double, lr: Double, prior: Double?) {
         model.train()
         let coords = try coordinates(for: batch.subject)
         var input = voxels
@@ -159,9 +166,13 @@ public final class Trainer {
             mixco = m
         }
         let precision = config.train.precision
-        let clipVoxels = Torch.autocast(.cpu, dtype: precision == "fp16" ? .float16 : .bfloat16,
-                                        enabled: precision != "fp32") {
-            model(input, coords: coords).clipVoxels
+        prior?.train()
+        let (clipVoxels, priorLoss) = Torch.autocast(.cpu, dtype: precision == "fp16" ? .float16 : .bfloat16,
+                                                     enabled: precision != "fp32") { () -> (Tensor, Tensor?) in
+            let out = model(input, coords: coords)
+            // MindEye2's order: the prior denoises the targets conditioned on the (mixed) batch's backbone.
+            let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
+            return (out.clipVoxels, p)
         }
         let b = voxels.size(0)
         let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
@@ -174,6 +185,7 @@ public final class Trainer {
             loss = softCLIPLoss(predictions: p, targets: t, temperature: schedule.softCLIPTemperature(epoch: epoch))
         }
         loss = loss * config.train.clipLossScale
+        if let priorLoss { loss = loss + priorLoss * config.train.priorLossScale }
         let value = loss.item()
         guard value.isFinite else {
             try saveCheckpoint()
@@ -181,11 +193,12 @@ public final class Trainer {
         }
         let lr = optimizer.lr(group: 0)
         loss.backward()
-        clipGradNorm(model.parameters(), maxNorm: config.train.gradClip)
+        let clipped = config.train.clipPriorGrads ? optimizer.parameters : model.parameters()
+        clipGradNorm(clipped, maxNorm: config.train.gradClip)
         optimizer.step()
         scheduler.step(optimizer)
         optimizer.zeroGrad()
-        return (value, lr)
+        return (value, lr, priorLoss?.item())
     }
 
     func coordinates(for subject: Int) throws -> Tensor {
@@ -204,7 +217,7 @@ public final class Trainer {
 
     public func saveCheckpoint() throws {
         let checkpoint = Checkpoint(
-            model: model.stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
+            model: TrainedModules(model: model, prior: prior).stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
             torchRNG: Torch.rngState(), epoch: epoch, step: step, stepInEpoch: stepInEpoch,
             samplerState: String(decoding: try JSONEncoder().encode(epochSamplerState), as: UTF8.self),
             configYAML: try config.yaml())
@@ -214,7 +227,7 @@ public final class Trainer {
     /// Restores a checkpoint written by `saveCheckpoint`; the run then continues exactly where it stopped.
     public func resume(from url: URL) throws {
         let c = try Checkpoint.read(url)
-        try model.load(stateDict: c.model)
+        try TrainedModules(model: model, prior: prior).load(stateDict: c.model)
         try optimizer.load(stateDict: c.optimizer)
         try scheduler.load(stateDict: c.scheduler)
         guard let samplerData = c.samplerState.data(using: .utf8),
@@ -252,5 +265,15 @@ final class BatchSource {
             return tensors
         }
         return try data.trainBatch(subject: batch.subject, trials: batch.trials)
+    }
+}
+
+/// The brain model and, when trained, the prior under `diffusion_prior.` (MindEye2's checkpoint layout):
+/// one name space for parameter groups and checkpoints.
+final class TrainedModules: Module {
+    init(model: VoxelFormerModel, prior: DiffusionPrior?) {
+        super.init()
+        for (name, child) in model.namedChildren { register(module: name, child) }
+        if let prior { register(module: "diffusion_prior", prior) }
     }
 }
