@@ -161,3 +161,48 @@ func temporaryDirectory() -> URL {
         #expect(loaded.prior != nil)
     }
 }
+
+/// Serves the in-memory problem with NaN voxels in every batch from `poisonFrom` trials on.
+final class PoisonedData: TrainingData, @unchecked Sendable {
+    let base = InMemoryData()
+    var trainSubjects: [Int] { base.trainSubjects }
+    var testSubjects: [Int] { base.testSubjects }
+    func coordinates(subject: Int) throws -> Tensor { try base.coordinates(subject: subject) }
+    func trainTrialCount(subject: Int) -> Int { base.trainTrialCount(subject: subject) }
+    func trainBatch(subject: Int, trials: [Int]) throws -> (voxels: Tensor, targets: Tensor) {
+        let b = try base.trainBatch(subject: subject, trials: trials)
+        return (b.voxels * Double.nan, b.targets)
+    }
+    func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) { try base.testSet(subject: subject) }
+}
+
+@Suite(.serialized) struct TrainingStopTests {
+    @Test func aNonFiniteLossStopsWithAClearErrorAfterSavingTheLastGoodState() throws {
+        let dir = temporaryDirectory()
+        let trainer = try Trainer(config: tinyConfig(epochs: 3), data: PoisonedData(), runDir: dir)
+        trainer.showProgress = false
+        let before = trainer.model.featureMapper.weight.clone()
+        do {
+            try trainer.run()
+            Issue.record("training went on with a NaN loss")
+        } catch let stop as TrainingStop {
+            #expect(stop.description == "the loss became nan at epoch 0, step 0; the last good state is saved in "
+                + "\(dir.path)/checkpoint.safetensors (resume with --resume after lowering train.max_lr or checking the data)")
+        }
+        // the saved weights are the untouched ones: the bad step never reached the optimiser
+        let saved = try Checkpoint.read(trainer.checkpointURL)
+        #expect(saved.step == 0)
+        #expect((saved.model["feature_mapper.weight"]! - before).abs().max().item() == 0)
+    }
+
+    @Test func anInterruptSavesACheckpointThenStops() throws {
+        let trainer = try Trainer(config: tinyConfig(epochs: 3), data: InMemoryData(), runDir: temporaryDirectory())
+        trainer.showProgress = false
+        InterruptFlag.set(true)
+        defer { InterruptFlag.set(false) }
+        #expect(throws: TrainingStop.self) { try trainer.run() }
+        let saved = try Checkpoint.read(trainer.checkpointURL)
+        #expect(saved.step == 1)
+        #expect(saved.stepInEpoch == 1)
+    }
+}
