@@ -12,6 +12,10 @@ struct Demo: ParsableCommand {
 
     @Option(help: "The preset to train.")
     var config = "configs/demo.yaml"
+    @Option(help: "Mean voxels per subject of the generated data (when data.root holds no dataset yet).")
+    var voxels = 600
+    @Option(help: "Noise standard deviation of the generated data.")
+    var noise = 3.0
     @Argument(help: "Dotted overrides, e.g. train.epochs=4.")
     var overrides: [String] = []
 
@@ -21,13 +25,24 @@ struct Demo: ParsableCommand {
         let root = URL(fileURLWithPath: cfg.data.root)
         let infoURL = root.appendingPathComponent("synthetic_info.json")
         if !FileManager.default.fileExists(atPath: infoURL.path) {
-            print("generating synthetic NSD data in \(root.path) (voxelformer synth defaults)")
+            print("generating synthetic NSD data in \(root.path) (voxelformer synth --voxels \(voxels) --noise \(noise))")
             let started = Date()
-            let info = try SyntheticNSD(SyntheticNSDConfig()).write(to: root) { print("  " + $0) }
+            var synth = SyntheticNSDConfig()
+            synth.voxels = voxels
+            synth.noise = noise
+            let info = try SyntheticNSD(synth).write(to: root) { print("  " + $0) }
             print(String(format: "  done in %.1f s; oracle top-1 (single trial, pools of %d): %.1f%%",
                          Date().timeIntervalSince(started), info.oracle.poolSize, info.oracle.singleTrial * 100))
         }
-        let trainer = try TrainingRun(config: cfg, resume: false).execute()
+        let trainer = try TrainingRun(config: cfg, resume: false, beforeTraining: { trainer in
+            // the untrained prior's samples, to show what joint training changed
+            guard trainer.prior != nil else { return }
+            let untrained = try trainer.evaluate()
+            if let p = untrained.prior, let avg = EvaluationReport(protocolName: untrained.protocolName, ties: untrained.ties,
+                                                                   subjects: p.subjects).average {
+                print(String(format: "untrained prior: samples' cosine to the targets %.3f, MSE %.4f", avg.cosine, avg.mse ?? .nan))
+            }
+        }).execute()
         var report = try trainer.evaluate()
         let oracle = Demo.oracle(infoURL)
         for i in report.subjects.indices {

@@ -39,6 +39,7 @@ struct Train: ParsableCommand {
 struct TrainingRun {
     let config: VoxelFormerConfig
     let resume: Bool
+    var beforeTraining: (Trainer) throws -> Void = { _ in }
 
     @discardableResult
     func execute() throws -> Trainer {
@@ -59,6 +60,7 @@ struct TrainingRun {
             + "\(config.data.trainSubjects.map(String.init).joined(separator: ", ")): \(config.train.epochs) epochs x "
             + "\(trainer.stepsPerEpoch) steps, batch \(config.train.batchSize), \(config.train.precision), "
             + "\(Torch.threads) threads")
+        try beforeTraining(trainer)
         InterruptFlag.install()
         try trainer.run()
         try RunPlots.write(runDir: dir)

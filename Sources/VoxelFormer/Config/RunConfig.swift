@@ -52,6 +52,11 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var mixupPct = 0.33
     /// BiMixCo's second term: `reference` (row softmax) or `symmetric` (MindEye's column softmax).
     public var bimixcoForm = BiMixCoForm.reference
+    /// BiMixCo's temperature.
+    public var mixcoTemperature = 0.1
+    /// SoftCLIP's temperature, annealed by cosine from start to end over the SoftCLIP epochs.
+    public var softclipStartTemperature = 0.004
+    public var softclipEndTemperature = 0.0075
     public var clipLossScale = 1.0
     /// Train the diffusion prior jointly (its loss flows back into the brain model).
     public var usePrior = false
@@ -73,6 +78,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
         case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
+        case mixcoTemperature = "mixco_temperature", softclipStartTemperature = "softclip_start_temperature"
+        case softclipEndTemperature = "softclip_end_temperature"
         case clipLossScale = "clip_loss_scale", usePrior = "use_prior", priorLossScale = "prior_loss_scale"
         case clipPriorGrads = "clip_prior_grads"
         case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
@@ -86,6 +93,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         gradClip = try c.get(.gradClip, d.gradClip)
         mixupPct = try c.get(.mixupPct, d.mixupPct)
         bimixcoForm = try c.get(.bimixcoForm, d.bimixcoForm)
+        mixcoTemperature = try c.get(.mixcoTemperature, d.mixcoTemperature)
+        softclipStartTemperature = try c.get(.softclipStartTemperature, d.softclipStartTemperature)
+        softclipEndTemperature = try c.get(.softclipEndTemperature, d.softclipEndTemperature)
         clipLossScale = try c.get(.clipLossScale, d.clipLossScale)
         usePrior = try c.get(.usePrior, d.usePrior)
         priorLossScale = try c.get(.priorLossScale, d.priorLossScale)
@@ -105,6 +115,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         guard ["fp32", "bf16", "fp16"].contains(precision) else {
             throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
         }
+        for (key, t) in [("mixco_temperature", mixcoTemperature), ("softclip_start_temperature", softclipStartTemperature),
+                         ("softclip_end_temperature", softclipEndTemperature)] where !(t > 0) {
+            throw ConfigError("train.\(key): must be positive, got \(t)")
+        }
         if !(0...1).contains(mixupPct) { throw ConfigError("train.mixup_pct: must be in [0, 1], got \(mixupPct)") }
         if checkpointEvery < 1 { throw ConfigError("train.checkpoint_every: must be at least 1, got \(checkpointEvery)") }
     }
@@ -118,10 +132,13 @@ public struct EvalConfig: Codable, Equatable, Sendable {
     public var ties = TieRule.fractional
     public var seed: UInt64 = 0
     public var batchSize = 16
+    /// Evaluate during training every this many epochs (the last epoch is always evaluated).
+    public var everyEpochs = 1
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case pools, poolSize = "pool_size", protocolName = "protocol", ties, seed, batchSize = "batch_size"
+        case everyEpochs = "every_epochs"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = EvalConfig()
@@ -131,10 +148,12 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         ties = try c.get(.ties, d.ties)
         seed = try c.get(.seed, d.seed)
         batchSize = try c.get(.batchSize, d.batchSize)
+        everyEpochs = try c.get(.everyEpochs, d.everyEpochs)
     }
     func validate() throws {
         if pools < 1 { throw ConfigError("eval.pools: must be at least 1, got \(pools)") }
         if poolSize < 2 { throw ConfigError("eval.pool_size: must be at least 2, got \(poolSize)") }
+        if everyEpochs < 1 { throw ConfigError("eval.every_epochs: must be at least 1, got \(everyEpochs)") }
     }
 }
 

@@ -70,7 +70,11 @@ public final class Trainer {
         scheduler = OneCycleLR(maxLR: config.train.maxLR, totalSteps: total,
                                pctStart: 2 / Double(config.train.epochs), anneal: .cos)
         scheduler.apply(to: optimizer)
-        schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
+        var schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
+        schedule.mixcoTemperature = config.train.mixcoTemperature
+        schedule.softCLIPStartTemperature = config.train.softclipStartTemperature
+        schedule.softCLIPEndTemperature = config.train.softclipEndTemperature
+        self.schedule = schedule
         evaluator = Evaluator(config: config.eval, prior: prior)
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
     }
@@ -131,19 +135,26 @@ public final class Trainer {
                 epochSamplerState = sampler
                 epoch += 1
                 stepInEpoch = 0
-                let results = try evaluate()
+                let evaluates = epoch % config.eval.everyEpochs == 0 || epoch == config.train.epochs
+                let results = evaluates ? try evaluate() : nil
                 var record: [String: MetricValue] = ["step": .integer(step), "epoch": .integer(epoch - 1),
                                                      "epoch_seconds": .number(seconds)]
-                if let avg = results.average {
+                if let avg = results?.average {
                     record["image_retrieval"] = .number(avg.imageRetrieval)
                     record["brain_retrieval"] = .number(avg.brainRetrieval)
                     record["cosine"] = .number(avg.cosine)
+                }
+                if let prior = results?.prior, let avg = EvaluationReport(
+                    protocolName: config.eval.protocolName, ties: config.eval.ties, subjects: prior.subjects).average {
+                    record["prior_image_retrieval"] = .number(avg.imageRetrieval)
+                    record["prior_cosine"] = .number(avg.cosine)
+                    record["prior_mse"] = .number(avg.mse ?? .nan)
                 }
                 log.append(record)
                 bar.finish(summary: String(
                     format: "epoch %d/%d  loss %.4f  %@  %.1fs", epoch, config.train.epochs,
                     lossSum / Double(max(batches.count, 1)),
-                    results.average.map { String(format: "image %.3f  brain %.3f", $0.imageRetrieval, $0.brainRetrieval) } ?? "",
+                    results?.average.map { String(format: "image %.3f  brain %.3f", $0.imageRetrieval, $0.brainRetrieval) } ?? "",
                     seconds))
                 if epoch % config.train.checkpointEvery == 0 || epoch == config.train.epochs { try saveCheckpoint() }
             } else {
