@@ -13,10 +13,7 @@ struct Embed: ParsableCommand {
         """
     )
 
-    @Option(help: "A training checkpoint or a model state dict (then --config).")
-    var checkpoint: String
-    @Option(help: "The YAML preset for a plain state dict.")
-    var config: String?
+    @OptionGroup var model: ModelOptions
     @Option(help: "Embed this subject's test trials from the data root.")
     var subject: Int?
     @Option(help: "Raw voxels (B, 1, V) as .npy.")
@@ -35,17 +32,14 @@ struct Embed: ParsableCommand {
     var guidance: Double?
     @Option(help: "Seed of the prior's sampling noise.")
     var seed: UInt64 = 0
-    @Argument(help: "Dotted overrides (data.root=...).")
-    var overrides: [String] = []
 
     func run() throws {
         Torch.initialise()
-        let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: overrides) }
-        let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: overrides)
+        let loaded = try model.load()
         if prior && loaded.prior == nil {
-            throw ValidationError("--prior: \(checkpoint) holds no diffusion prior (train with train.use_prior=true)")
+            throw ValidationError("--prior: \(model.checkpoint) holds no diffusion prior (train with train.use_prior=true)")
         }
-        let (input, positions, ids) = try inputs(loaded.config)
+        let (input, positions, ids) = try inputs(loaded)
         let outputs = Torch.noGrad { () -> (Tensor, Tensor, Tensor?) in
             let n = input.size(0)
             var clip: [Tensor] = [], backbone: [Tensor] = [], samples: [Tensor] = []
@@ -69,7 +63,7 @@ struct Embed: ParsableCommand {
         print("wrote \(dir.path)/clip_voxels.npy \(outputs.0.shape) and backbone.npy \(outputs.1.shape)")
     }
 
-    func inputs(_ cfg: VoxelFormerConfig) throws -> (Tensor, Tensor, [Int]?) {
+    func inputs(_ loaded: LoadedModel) throws -> (Tensor, Tensor, [Int]?) {
         if let voxels {
             guard let coords else { throw ValidationError("--voxels needs --coords (V, 3)") }
             var v = try Npy.read(URL(fileURLWithPath: voxels)).to(.float32)
@@ -84,10 +78,7 @@ struct Embed: ParsableCommand {
             return (v, c, nil)
         }
         guard let subject else { throw ValidationError("give --subject (with data.root) or --voxels and --coords") }
-        var dataConfig = cfg.data
-        dataConfig.trainSubjects = [subject]
-        dataConfig.testSubjects = [subject]
-        let data = try NSDTrainingData(config: dataConfig)
+        let data = try loaded.data(subject: subject)
         let test = try data.testSet(subject: subject)
         return (test.voxels, try data.coordinates(subject: subject), test.imageIDs)
     }

@@ -64,8 +64,7 @@ struct Evaluate: ParsableCommand {
             let r = Evaluator(config: cfg.eval).score(brain: b, targets: t, imageIDs: ids, subject: nil)
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint {
-            let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: extra) }
-            let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: extra)
+            let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
             let data = try NSDTrainingData(config: loaded.config.data)
             report = try Evaluator(config: loaded.config.eval, prior: loaded.prior).evaluate(model: loaded.model, data: data)
         } else {

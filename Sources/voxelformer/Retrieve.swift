@@ -9,27 +9,18 @@ struct Retrieve: ParsableCommand {
         discussion: "voxelformer retrieve --checkpoint runs/demo/checkpoint.safetensors --subject 1 --trials 0,1,2 --top-k 5"
     )
 
-    @Option(help: "A training checkpoint or a model state dict (then --config).")
-    var checkpoint: String
-    @Option(help: "The YAML preset for a plain state dict.")
-    var config: String?
+    @OptionGroup var model: ModelOptions
     @Option(help: "The subject whose test trials are queried.")
     var subject: Int
     @Option(help: "Comma-separated positions among the subject's test trials.")
     var trials: String = "0"
     @Option(help: "How many images to list per trial.")
     var topK = 5
-    @Argument(help: "Dotted overrides (data.root=...).")
-    var overrides: [String] = []
 
     func run() throws {
         Torch.initialise()
-        let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: overrides) }
-        let loaded = try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: overrides)
-        var dataConfig = loaded.config.data
-        dataConfig.trainSubjects = [subject]
-        dataConfig.testSubjects = [subject]
-        let data = try NSDTrainingData(config: dataConfig)
+        let loaded = try model.load()
+        let data = try loaded.data(subject: subject)
         let test = try data.testSet(subject: subject)
         let positions = try trials.split(separator: ",").map { text -> Int in
             guard let i = Int(text.trimmingCharacters(in: .whitespaces)), (0..<test.imageIDs.count).contains(i) else {
