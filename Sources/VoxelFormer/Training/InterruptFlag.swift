@@ -14,7 +14,8 @@ public enum InterruptFlag {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                if raised != 0 { exit(130) }
+                // _exit: skips static destructors, which would pull libtorch away from the training thread
+                if raised != 0 { _exit(130) }
                 raised = 1
                 FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)\n".utf8))
             }
