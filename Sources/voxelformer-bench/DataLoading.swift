@@ -11,13 +11,13 @@ import Torch
 /// 750 trials (only `behav.npy`, which is all `NSDDataset` reads), and `clip_targets.hdf5` with
 /// `targetImages` float16 (256, 1664) targets (trial t shows image t mod `targetImages`). All of it sits in
 /// the page cache while timed, so the rates are the CPU cost of the layer, not a disk's. Each variant draws
-/// its own 150 batches of the same seeded epoch; the third repeats the synchronous loop with one intra-op
+/// its own 100 batches of the same seeded epoch; the third repeats the synchronous loop with one intra-op
 /// thread.
 enum DataLoading {
     static let voxels = 15_000, rows = 30_000, shards = 40, grid = [81, 104, 83]
     static let batchSize = 32, targetImages = 512, tokens = 256, tokenDim = 1664
     /// Batches timed per variant (of the 937 in an epoch).
-    static let timedBatches = 150, warmupBatches = 10
+    static let timedBatches = 100, warmupBatches = 10
 
     static let name = "data: batches of 32 (15,000 voxels, 30,000 rows)"
 

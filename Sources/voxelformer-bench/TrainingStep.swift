@@ -37,9 +37,9 @@ enum TrainingStep {
             Setup(name: "train subj02 V=14278 B=2 r=1000 fp32", model: subject2, voxels: 14278, batch: 2, bf16: false,
                   warmup: 1, timed: 3, reference: 27),
             Setup(name: "train demo V=1000 B=32 fp32", model: demo, voxels: 1000, batch: 32, bf16: false,
-                  warmup: 2, timed: 10, reference: nil),
+                  warmup: 2, timed: 6, reference: nil),
             Setup(name: "train demo V=1000 B=32 bf16", model: demo, voxels: 1000, batch: 32, bf16: true,
-                  warmup: 2, timed: 10, reference: nil),
+                  warmup: 2, timed: 6, reference: nil),
         ]
         return setups.map { setup in
             Benchmark(name: setup.name, summary: summary(setup)) { isolated(setup.name) { measure(setup) } }
