@@ -1,4 +1,5 @@
-// Micro-benchmarks of the Swift layers: `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
+// Benchmarks of the Swift layers (tensor-call overhead, data loading, training steps; docs/benchmarks.md):
+// `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
 // Prints one markdown table of the selected benchmarks' rows (all of them by default).
 import Foundation
 
