@@ -56,7 +56,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch"]),
+        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer"]),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
         .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer"], exclude: ["Fixtures"]),

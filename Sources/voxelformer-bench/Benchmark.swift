@@ -6,6 +6,8 @@ struct BenchmarkRow {
     let metric: String
     let value: Double
     let unit: String
+    /// The same quantity measured elsewhere (the reference PyTorch), in `unit`; shown in a "reference" column.
+    var reference: Double? = nil
 }
 
 /// A named measurement that produces rows. Add one by appending to `Benchmark.all` (see main.swift).
@@ -17,10 +19,14 @@ struct Benchmark {
 
 /// The rows as a markdown table.
 func markdownTable(_ rows: [BenchmarkRow]) -> String {
-    let header = ["benchmark", "metric", "value", "unit"]
-    let cells = rows.map { [$0.name, $0.metric, formatValue($0.value), $0.unit] }
+    let withReference = rows.contains { $0.reference != nil }
+    let header = ["benchmark", "metric", "value", "unit"] + (withReference ? ["reference"] : [])
+    let cells = rows.map {
+        [$0.name, $0.metric, formatValue($0.value), $0.unit] + (withReference ? [$0.reference.map(formatValue) ?? ""] : [])
+    }
     let widths = header.indices.map { i in ([header[i]] + cells.map { $0[i] }).map(\.count).max()! }
-    func line(_ items: [String], rightAligned: Set<Int> = [2]) -> String {
+    let numeric: Set<Int> = withReference ? [2, 4] : [2]
+    func line(_ items: [String], rightAligned: Set<Int>) -> String {
         let padded = items.enumerated().map { i, s in
             let pad = String(repeating: " ", count: widths[i] - s.count)
             return rightAligned.contains(i) ? pad + s : s + pad
@@ -28,9 +34,9 @@ func markdownTable(_ rows: [BenchmarkRow]) -> String {
         return "| " + padded.joined(separator: " | ") + " |"
     }
     let rule = "|" + widths.enumerated().map { i, w in
-        i == 2 ? " " + String(repeating: "-", count: w - 1) + ": " : " " + String(repeating: "-", count: w) + " "
+        numeric.contains(i) ? " " + String(repeating: "-", count: w - 1) + ": " : " " + String(repeating: "-", count: w) + " "
     }.joined(separator: "|") + "|"
-    return ([line(header, rightAligned: []), rule] + cells.map { line($0) }).joined(separator: "\n")
+    return ([line(header, rightAligned: []), rule] + cells.map { line($0, rightAligned: numeric) }).joined(separator: "\n")
 }
 
 private func formatValue(_ v: Double) -> String {

@@ -1,9 +1,21 @@
-// Micro-benchmarks of the Swift layers: `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
+// Benchmarks of the Swift layers (tensor-call overhead, data loading, training steps; docs/benchmarks.md):
+// `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
 // Prints one markdown table of the selected benchmarks' rows (all of them by default).
 import Foundation
 
 /// Every benchmark, in table order. New rows: add a `Benchmark` here (or to a list like this one).
-let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks
+let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks + DataLoading.benchmarks + TrainingStep.benchmarks
+    + PriorStep.benchmarks
+
+// A child started by `isolated(_:_:)`: run that one benchmark, print its rows for the parent.
+if let name = isolatedName {
+    guard let benchmark = allBenchmarks.first(where: { $0.name == name }) else {
+        FileHandle.standardError.write(Data("\(isolationVariable)=\(name): no such benchmark\n".utf8))
+        exit(2)
+    }
+    for row in benchmark.run() { print(serialise(row)) }
+    exit(0)
+}
 
 let usage = """
     usage: voxelformer-bench [--filter NAME]... [NAME]... [--list]

@@ -1,0 +1,52 @@
+import Foundation
+
+/// Peak memory can only be read per process (VmHWM never goes down), so benchmarks that report it run in a
+/// child process of their own: the bench re-executes itself with `isolationVariable` set to the benchmark's
+/// name, the child runs that one benchmark and prints its rows as tab-separated lines, the parent reads them.
+let isolationVariable = "VOXELFORMER_BENCH_ISOLATED"
+
+/// The benchmark this process was started to run alone, if any.
+let isolatedName = ProcessInfo.processInfo.environment[isolationVariable]
+
+/// `measure()` in a fresh process (or here, when this process is that fresh process).
+func isolated(_ name: String, _ measure: () -> [BenchmarkRow]) -> [BenchmarkRow] {
+    if isolatedName == name { return measure() }
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    child.arguments = []
+    child.environment = ProcessInfo.processInfo.environment.merging([isolationVariable: name]) { $1 }
+    let pipe = Pipe()
+    child.standardOutput = pipe
+    do { try child.run() } catch { fatalError("\(name): cannot start a child process: \(error)") }
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    child.waitUntilExit()
+    guard child.terminationStatus == 0 else {
+        fatalError("\(name): the child process exited with status \(child.terminationStatus)")
+    }
+    return String(decoding: output, as: UTF8.self).split(separator: "\n").map { parseRow(String($0)) }
+}
+
+/// One row as the child prints it: name, metric, value, unit, reference ("" when none), tab-separated.
+func serialise(_ row: BenchmarkRow) -> String {
+    [row.name, row.metric, "\(row.value)", row.unit, row.reference.map { "\($0)" } ?? ""].joined(separator: "\t")
+}
+
+func parseRow(_ line: String) -> BenchmarkRow {
+    let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+    guard f.count == 5, let value = Double(f[2]) else { fatalError("unreadable row from a child process: \(line)") }
+    return BenchmarkRow(name: f[0], metric: f[1], value: value, unit: f[3], reference: Double(f[4]))
+}
+
+/// A field of /proc/self/status in kibibytes (`VmHWM` peak resident set, `VmRSS` current), as MiB.
+func procStatusMiB(_ field: String) -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
+          let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    else { fatalError("/proc/self/status: no \(field) line") }
+    return kib / 1024
+}
+
+/// Progress lines on stderr, so the table on stdout stays clean.
+func note(_ message: String) {
+    FileHandle.standardError.write(Data("[bench] \(message)\n".utf8))
+}

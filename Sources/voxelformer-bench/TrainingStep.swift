@@ -1,0 +1,121 @@
+import Foundation
+import Torch
+import VoxelFormer
+
+/// One VoxelFormer training step as `Trainer.trainStep` takes it in its SoftCLIP phase: forward (optionally
+/// under bf16 autocast), SoftCLIP at temperature 0.004 on the L2-normalised flattened `clip_voxels` and
+/// targets, backward, gradient clipping at norm 1, AdamW with the trainer's two parameter groups. Inputs
+/// are random: voxels (B, 1, V), coordinates drawn in the 81x104x83 func1pt8mm grid, targets (B, Q, E).
+/// The step time is the median over the timed steps after the warm-up ones; the peak memory is the process's
+/// VmHWM, each row running in a fresh process (`isolated`), next to the RSS the process had before the first
+/// step (model, optimiser and inputs built).
+enum TrainingStep {
+    struct Setup {
+        let name: String
+        let model: ModelConfig
+        let voxels: Int
+        let batch: Int
+        let bf16: Bool
+        let warmup: Int
+        let timed: Int
+        /// The reference PyTorch's seconds per step on 2 threads, fp32, when known.
+        let reference: Double?
+        var prior: PriorConfig? = nil
+    }
+
+    static var benchmarks: [Benchmark] {
+        var paper = ModelConfig()
+        paper.tomeR = 136
+        var subject2 = ModelConfig()
+        subject2.tomeR = 1000
+        let demo = demoModel()
+        let setups = [
+            Setup(name: "train paper V=2048 B=4 r=136 fp32", model: paper, voxels: 2048, batch: 4, bf16: false,
+                  warmup: 1, timed: 3, reference: 4.2),
+            Setup(name: "train paper V=2048 B=4 r=136 bf16", model: paper, voxels: 2048, batch: 4, bf16: true,
+                  warmup: 1, timed: 3, reference: nil),
+            Setup(name: "train subj02 V=14278 B=2 r=1000 fp32", model: subject2, voxels: 14278, batch: 2, bf16: false,
+                  warmup: 1, timed: 3, reference: 27),
+            Setup(name: "train demo V=1000 B=32 fp32", model: demo, voxels: 1000, batch: 32, bf16: false,
+                  warmup: 2, timed: 6, reference: nil),
+            Setup(name: "train demo V=1000 B=32 bf16", model: demo, voxels: 1000, batch: 32, bf16: true,
+                  warmup: 2, timed: 6, reference: nil),
+        ]
+        return setups.map { setup in
+            Benchmark(name: setup.name, summary: summary(setup)) { isolated(setup.name) { measure(setup) } }
+        }
+    }
+
+    static func summary(_ s: Setup) -> String {
+        let m = s.model
+        return "fwd+bwd+AdamW, C \(m.encoderHiddenDim), H \(m.decoderHiddenDim), \(m.clipSeqDim)x\(m.clipEmbDim) queries, "
+            + "V \(s.voxels), B \(s.batch), tome_r \(m.tomeR), \(s.bf16 ? "bf16 autocast" : "fp32")"
+            + (s.prior == nil ? "" : ", with the diffusion prior")
+    }
+
+    /// The `model:` section of configs/demo.yaml.
+    static func demoModel() -> ModelConfig {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/demo.yaml").path
+        do { return try VoxelFormerConfig.load(path: path).model } catch { fatalError("\(error)") }
+    }
+
+    /// AdamW groups as `Trainer.parameterGroups` makes them: no weight decay for biases and `LayerNorm.*`.
+    static func parameterGroups(_ modules: [Module], lr: Double = 5e-5, weightDecay: Double = 1e-2)
+        -> [AdamW.ParameterGroup]
+    {
+        let named = modules.flatMap { $0.namedParameters() }
+        let noDecay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+        let isNoDecay: (String) -> Bool = { name in noDecay.contains { name.contains($0) } }
+        return [
+            AdamW.ParameterGroup(named.filter { !isNoDecay($0.name) }.map(\.tensor), lr: lr, weightDecay: weightDecay),
+            AdamW.ParameterGroup(named.filter { isNoDecay($0.name) }.map(\.tensor), lr: lr, weightDecay: 0),
+        ]
+    }
+
+    static func measure(_ s: Setup) -> [BenchmarkRow] {
+        Torch.manualSeed(0)
+        let model = VoxelFormerModel(s.model)
+        model.train()
+        let prior = s.prior.map { DiffusionPrior($0) }
+        prior?.train()
+        let optimizer: AdamW
+        do { optimizer = try AdamW(groups: parameterGroups([model] + (prior.map { [$0] } ?? []))) } catch {
+            fatalError("\(error)")
+        }
+        let b = s.batch
+        let voxels = Tensor.randn([b, 1, s.voxels])  // (B, 1, V)
+        let coords = Tensor.cat([81, 104, 83].map { Tensor.randint(0, $0, [s.voxels, 1]) }, dim: 1).to(.float32)  // (V, 3)
+        let targets = Tensor.randn([b, s.model.clipSeqDim, s.model.clipEmbDim])  // (B, Q, E)
+        let brainParameters = model.parameters()
+        let rssBefore = procStatusMiB("VmRSS")
+
+        var times: [Double] = []
+        var lastLoss = 0.0
+        for step in 0..<(s.warmup + s.timed) {
+            let start = nanoseconds()
+            let (backbone, clipVoxels) = Torch.autocast(.cpu, dtype: .bfloat16, enabled: s.bf16) {
+                model(voxels, coords: coords)
+            }
+            let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
+            let t = F.normalize(targets.reshape(b, -1), dim: 1)
+            var loss = softCLIPLoss(predictions: p, targets: t, temperature: 0.004)
+            if let prior { loss = loss + 30 * prior.loss(backbone: backbone.to(.float32), target: targets) }
+            lastLoss = loss.item()
+            loss.backward()
+            _ = clipGradNorm(brainParameters, maxNorm: 1)
+            optimizer.step()
+            optimizer.zeroGrad()
+            let seconds = Double(nanoseconds() - start) / 1e9
+            note(String(format: "%@: step %d %.2f s, loss %.4f", s.name, step, seconds, lastLoss))
+            if step >= s.warmup { times.append(seconds) }
+        }
+        precondition(lastLoss.isFinite, "\(s.name): the loss is not finite")
+        return [
+            BenchmarkRow(name: s.name, metric: "step time (median of \(s.timed) after \(s.warmup) warm-up)",
+                         value: median(times) * 1000, unit: "ms", reference: s.reference.map { $0 * 1000 }),
+            BenchmarkRow(name: s.name, metric: "RSS before the first step", value: rssBefore, unit: "MiB"),
+            BenchmarkRow(name: s.name, metric: "peak RSS (VmHWM)", value: procStatusMiB("VmHWM"), unit: "MiB"),
+        ]
+    }
+}
