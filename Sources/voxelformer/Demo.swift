@@ -13,7 +13,7 @@ struct Demo: ParsableCommand {
     @Option(help: "The preset to train.")
     var config = "configs/demo.yaml"
     @Option(help: "Mean voxels per subject of the generated data (when data.root holds no dataset yet).")
-    var voxels = 600
+    var voxels = 400
     @Option(help: "Noise standard deviation of the generated data.")
     var noise = 3.0
     @Argument(help: "Dotted overrides, e.g. train.epochs=4.")
