@@ -15,7 +15,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Mean voxels per subject of the generated data (when data.root holds no dataset yet).")
     var voxels = 400
     @Option(help: "Noise standard deviation of the generated data.")
-    var noise = 3.0
+    var noise = 2.0
     @Argument(help: "Dotted overrides, e.g. train.epochs=4.")
     var overrides: [String] = []
 
