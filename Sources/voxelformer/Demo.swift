@@ -38,8 +38,7 @@ struct Demo: ParsableCommand {
             // the untrained prior's samples, to show what joint training changed
             guard trainer.prior != nil else { return }
             let untrained = try trainer.evaluate()
-            if let p = untrained.prior, let avg = EvaluationReport(protocolName: untrained.protocolName, ties: untrained.ties,
-                                                                   subjects: p.subjects).average {
+            if let avg = untrained.prior?.average {
                 print(String(format: "untrained prior: samples' cosine to the targets %.3f, MSE %.4f", avg.cosine, avg.mse ?? .nan))
             }
         }).execute()

@@ -154,6 +154,10 @@ public struct EvaluationReport: Codable, Sendable {
 public struct EvaluationReportPrior: Codable, Sendable {
     public var steps: Int
     public var subjects: [SubjectRetrieval]
+    /// The mean over subjects.
+    public var average: SubjectRetrieval? {
+        EvaluationReport(protocolName: .singleTrial, ties: .fractional, subjects: subjects).average
+    }
 }
 
 /// Encodes every test trial of each test subject (evaluation mode, no dropout, no gradients) and scores

@@ -144,8 +144,7 @@ public final class Trainer {
                     record["brain_retrieval"] = .number(avg.brainRetrieval)
                     record["cosine"] = .number(avg.cosine)
                 }
-                if let prior = results?.prior, let avg = EvaluationReport(
-                    protocolName: config.eval.protocolName, ties: config.eval.ties, subjects: prior.subjects).average {
+                if let avg = results?.prior?.average {
                     record["prior_image_retrieval"] = .number(avg.imageRetrieval)
                     record["prior_cosine"] = .number(avg.cosine)
                     record["prior_mse"] = .number(avg.mse ?? .nan)
