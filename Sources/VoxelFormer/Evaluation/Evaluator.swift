@@ -157,7 +157,7 @@ public struct Evaluator {
         }
         guard bad.isEmpty else {
             let names = bad.prefix(5).map(\.name).joined(separator: ", ") + (bad.count > 5 ? ", ..." : "")
-            throw EvaluationError("\(what): \(bad.count) weight tensor\(bad.count == 1 ? "" : "s") hold NaN or infinite "
+            throw EvaluationError("\(what): \(bad.count) weight tensor\(bad.count == 1 ? " holds" : "s hold") NaN or infinite "
                 + "values (\(names)); the checkpoint is unusable")
         }
     }
