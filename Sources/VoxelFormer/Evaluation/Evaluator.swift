@@ -75,14 +75,7 @@ public struct Evaluator {
                                    targetsName: "subject \(subject)'s test targets")
             if let baseline {
                 progress("ridge", 0, 1)
-                do {
-                    let fitted = try baseline.predictions(data: data, subject: subject)
-                    let r = try score(brain: fitted.brain, targets: test.targets, imageIDs: test.imageIDs, subject: subject,
-                                      brainName: "subject \(subject)'s ridge predictions",
-                                      targetsName: "subject \(subject)'s test targets")
-                    scored.ridge = BaselineScore(imageRetrieval: r.imageRetrieval, brainRetrieval: r.brainRetrieval,
-                                                 lambda: fitted.model.lambda)
-                } catch let e as EvaluationError {
+                do { scored.ridge = try ridge(data: data, subject: subject, baseline: baseline) } catch let e as EvaluationError {
                     notes.append("subject \(subject): \(e.description)")
                 }
                 progress("ridge", 1, 1)
@@ -101,6 +94,32 @@ public struct Evaluator {
                                       prior: priorReport)
         report.baselineNote = notes.isEmpty ? nil : notes.joined(separator: "\n")
         return report
+    }
+
+    /// Fits `baseline` on one subject's train trials and scores its test predictions like the model's.
+    public func ridge(data: TrainingData, subject: Int, baseline: RidgeBaseline) throws -> BaselineScore {
+        let fitted = try baseline.predictions(data: data, subject: subject)
+        let r = try score(brain: fitted.brain, targets: fitted.targets, imageIDs: fitted.imageIDs, subject: subject,
+                          brainName: "subject \(subject)'s ridge predictions", targetsName: "subject \(subject)'s test targets")
+        return BaselineScore(imageRetrieval: r.imageRetrieval, brainRetrieval: r.brainRetrieval, lambda: fitted.model.lambda)
+    }
+
+    /// Adds the ridge baseline to every subject of an existing report (a training run's last evaluation);
+    /// subjects whose baseline cannot be fitted get a note instead.
+    public func addBaseline(_ baseline: RidgeBaseline, to report: inout EvaluationReport, data: TrainingData) throws {
+        var notes: [String] = []
+        for (index, s) in report.subjects.enumerated() {
+            guard let subject = s.subject else { continue }
+            let event = EvaluationProgress(subject: subject, stage: "ridge", done: 0, total: 1, subjectIndex: index,
+                                           subjectCount: report.subjects.count)
+            onProgress?(event)
+            do { report.subjects[index].ridge = try ridge(data: data, subject: subject, baseline: baseline) } catch let e as EvaluationError {
+                notes.append("subject \(subject): \(e.description)")
+            }
+            onProgress?(EvaluationProgress(subject: subject, stage: "ridge", done: 1, total: 1, subjectIndex: index,
+                                           subjectCount: report.subjects.count))
+        }
+        if !notes.isEmpty { report.baselineNote = ([report.baselineNote].compactMap { $0 } + notes).joined(separator: "\n") }
     }
 
     /// Scores saved or computed embeddings; row i of `brain` and `targets` belong to the same trial.
