@@ -39,6 +39,8 @@ struct Synth: ParsableCommand {
     var correlatedNoise = SyntheticNSDConfig().correlatedNoise
     @Option(help: "shared-anatomy: standard deviation of the smooth per-session offsets, relative to --noise.")
     var sessionOffset = SyntheticNSDConfig().sessionOffset
+    @Option(help: "shared-anatomy: mean signal variance of a voxel (responsiveness varies smoothly over the template).")
+    var signalVariance = SyntheticNSDConfig().signalVariance
     @Option(help: "Dimension of each image's hidden latent.")
     var latentDim = SyntheticNSDConfig().latentDim
     @Option(help: "Image side in pixels (NSD's release: 224).")
@@ -65,6 +67,7 @@ struct Synth: ParsableCommand {
         config.noise = noise
         config.correlatedNoise = correlatedNoise
         config.sessionOffset = sessionOffset
+        config.signalVariance = signalVariance
         config.latentDim = latentDim
         config.imageSize = imageSize
         config.tokens = tokens

@@ -185,7 +185,9 @@ private func temporaryRoot() -> URL {
         }
         let neighbours = (w.indexSelect(0, Tensor(a)) * w.indexSelect(0, Tensor(b))).sum(1).mean().item()
         let all = w.matmul(w.T).mean().item()
-        #expect(neighbours > 0.9)
+        // shared-anatomy tuning is 80% template field + 20% the subject's own, so neighbours agree less
+        // (0.82 measured at the default size) than in the independent preset (above 0.9)
+        #expect(neighbours > (preset == .independent ? 0.9 : 0.75))
         #expect(all < 0.5)
     }
 

@@ -48,11 +48,14 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
     public var correlatedNoise = 0.5
     /// `shared-anatomy` only: standard deviation of the smooth per-session offsets, relative to `noise`.
     public var sessionOffset = 0.3
+    /// `shared-anatomy` only: mean signal variance of a voxel; voxels' responsiveness varies smoothly over the
+    /// template around it (`independent`: 1 everywhere).
+    public var signalVariance = 0.5
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case preset, seed, subjects, noise, voxels, tokens
-        case correlatedNoise = "correlated_noise", sessionOffset = "session_offset"
+        case correlatedNoise = "correlated_noise", sessionOffset = "session_offset", signalVariance = "signal_variance"
         case testImages = "test_images", testRepeats = "test_repeats"
         case trainImagesPerSubject = "train_images_per_subject", trainRepeats = "train_repeats"
         case trialsPerSession = "trials_per_session", latentDim = "latent_dim", imageSize = "image_size"
@@ -88,6 +91,7 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
         tuningFrequency = try value(.tuningFrequency, tuningFrequency)
         correlatedNoise = try value(.correlatedNoise, correlatedNoise)
         sessionOffset = try value(.sessionOffset, sessionOffset)
+        signalVariance = try value(.signalVariance, signalVariance)
     }
 
     /// All images: the shared test images, then every subject's own.
@@ -108,6 +112,7 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
         try need(imageSize >= 4, "image_size must be at least 4, got \(imageSize)")
         try need(correlatedNoise >= 0 && correlatedNoise < 1,
                  "correlated_noise must be in [0, 1) (some noise must be white), got \(correlatedNoise)")
+        try need(signalVariance > 0 && signalVariance.isFinite, "signal_variance must be a finite positive number, got \(signalVariance)")
         try need(sessionOffset >= 0 && sessionOffset.isFinite, "session_offset must be a finite non-negative number, got \(sessionOffset)")
     }
 }
