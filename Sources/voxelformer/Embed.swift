@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrainData
 import Foundation
 import Torch
 import VoxelFormer
@@ -70,30 +71,12 @@ struct Embed: ParsableCommand {
     func inputs(_ loaded: LoadedModel) throws -> (Tensor, Tensor, [Int]?) {
         if let voxels {
             guard let coords else { throw ValidationError("--voxels needs --coords (V, 3)") }
-            return try Self.rawInputs(voxels: voxels, coords: coords)
+            let raw = try RawVoxels.load(voxels: URL(fileURLWithPath: voxels), coordinates: URL(fileURLWithPath: coords))
+            return (raw.voxels, raw.coordinates, nil)
         }
         guard let subject else { throw ValidationError("give --subject (with data.root) or --voxels and --coords") }
         let data = try loaded.data(subject: subject)
         let test = try data.testSet(subject: subject)
         return (test.voxels, try data.coordinates(subject: subject), test.imageIDs)
-    }
-
-    /// `--voxels` (B, 1, V) or (B, V) and `--coords` (V, 3), checked before any reaches the model: at
-    /// least one trial and one voxel, matching voxel counts, finite values.
-    static func rawInputs(voxels: String, coords: String) throws -> (Tensor, Tensor, [Int]?) {
-        var v = try Npy.read(URL(fileURLWithPath: voxels))
-        let c = try Npy.read(URL(fileURLWithPath: coords))
-        if v.ndim == 2 { v = v.unsqueeze(1) }
-        guard v.ndim == 3, v.size(1) == 1, v.size(0) >= 1, v.size(2) >= 1 else {
-            throw ValidationError("\(voxels): expected shape (B, 1, V) or (B, V) with B and V at least 1, got \(v.shape)")
-        }
-        guard c.ndim == 2, c.size(1) == 3, c.size(0) == v.size(2) else {
-            throw ValidationError("\(coords): expected shape (\(v.size(2)), 3) to match \(voxels)'s \(v.size(2)) voxels, got \(c.shape)")
-        }
-        for (name, t) in [(voxels, v), (coords, c)] where t.dtype.isFloatingPoint {
-            let bad = t.isfinite().logicalNot().sum().itemInt()
-            if bad > 0 { throw ValidationError("\(name): \(bad) NaN or inf values; expected finite numbers") }
-        }
-        return (v.to(.float32), c.to(.float32), nil)
     }
 }
