@@ -27,6 +27,15 @@ public enum NaNPolicy: String, Codable, Sendable, CaseIterable {
     case error
     /// Replace them by 0 and count them (`NSDSubject.replacedNonFinite`).
     case zero
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let policy = NaNPolicy(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "expected error or zero, got '\(text)'"))
+        }
+        self = policy
+    }
 }
 
 /// Choices made when loading a subject.
