@@ -27,6 +27,7 @@ extern "C" {
 int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::matmul(T(a), T(b))) }
 int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::bmm(T(a), T(b))) }
 int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::mm(T(a), T(b))) }
+int ct_linalg_solve(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::linalg_solve(T(a), T(b))) }
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out) { CT_OUT(at::cdist(T(a), T(b), p)) }
 
 // ---- reductions ------------------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ struct Evaluate: ParsableCommand {
               encodes every test trial of the test subjects and scores them;
           voxelformer evaluate --brain brain.npy --targets targets.npy [--pools 30 --pool-size 300]
               scores saved embeddings (MindEye2's released outputs, say); row i of each array is one trial.
-        Reports name the protocol (single-trial or output-averaged) and the tie rule.
+        Reports name the protocol (single-trial or output-averaged) and the tie rule. With --checkpoint the
+        report also holds a closed-form ridge baseline per subject (voxels to targets, its penalty picked on
+        held-out train trials) scored on the same pools; --no-baseline skips it. Embeddings or weights that
+        hold NaN or infinite values are refused, never scored.
         """
     )
 
@@ -38,6 +41,8 @@ struct Evaluate: ParsableCommand {
     var seed: UInt64?
     @Option(help: "Also write the report as JSON to this file.")
     var json: String?
+    @Flag(help: "Skip the ridge baseline (with --checkpoint).")
+    var noBaseline = false
     @Argument(help: "Dotted overrides (data.root=..., eval.pool_size=...).")
     var overrides: [String] = []
 
@@ -54,20 +59,24 @@ struct Evaluate: ParsableCommand {
             guard let targets else { throw ValidationError("--brain needs --targets") }
             let cfg = try VoxelFormerConfig.load(path: config, overrides: extra)
             let b = try Npy.read(URL(fileURLWithPath: brain)), t = try Npy.read(URL(fileURLWithPath: targets))
-            guard b.size(0) == t.size(0) else {
-                throw ValidationError("\(brain) has \(b.size(0)) rows but \(targets) has \(t.size(0)); row i of each must be the same trial")
-            }
-            let ids = try imageIds.map { try Npy.read(URL(fileURLWithPath: $0)).toArray(Int64.self).map(Int.init) }
+            let ids = try imageIds.map { try Npy.read(URL(fileURLWithPath: $0)).to(.int64).toArray(Int64.self).map(Int.init) }
             if cfg.eval.protocolName == .outputAveraged && ids == nil {
                 throw ValidationError("--protocol output-averaged needs --image-ids to know which rows repeat an image")
             }
-            let r = Evaluator(config: cfg.eval).score(brain: b, targets: t, imageIDs: ids, subject: nil)
+            let r = try withTorchError {
+                try Evaluator(config: cfg.eval).score(brain: b, targets: t, imageIDs: ids, subject: nil,
+                                                      brainName: brain, targetsName: targets)
+            }
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
             let data = try NSDTrainingData(config: loaded.config.data, targetShape: [loaded.config.model.clipSeqDim,
                                            loaded.config.model.clipEmbDim], loadTrainSubjects: false)
-            report = try Evaluator(config: loaded.config.eval, prior: loaded.prior).evaluate(model: loaded.model, data: data)
+            var evaluator = Evaluator(config: loaded.config.eval, prior: loaded.prior)
+            let progress = EvaluationProgressPrinter()
+            evaluator.onProgress = progress.update
+            report = try evaluator.evaluate(model: loaded.model, data: data, baseline: noBaseline ? nil : RidgeBaseline())
+            progress.finish()
         } else {
             throw ValidationError("give --checkpoint, or --brain with --targets")
         }

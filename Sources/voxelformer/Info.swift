@@ -5,7 +5,7 @@ import VoxelFormer
 
 struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print the libtorch version, thread count and whether CUDA is usable; with --config, the model's parameters per module."
+        abstract: "Print the libtorch version, thread count and whether CUDA is usable; with --config, the parameters per module of the brain model and (with train.use_prior) the diffusion prior."
     )
 
     @Option(help: "A config preset (configs/paper.yaml, configs/demo.yaml): print its parameter table.")
@@ -27,8 +27,19 @@ struct Info: ParsableCommand {
         for (k, v) in rows { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
         if config != nil || !overrides.isEmpty {
             let c = try VoxelFormerConfig.load(path: config, overrides: overrides)
-            print("\nparameters (\(config ?? "defaults"))")
-            print(VoxelFormerModel(c.model).parameterTable(depth: 2))
+            let model = VoxelFormerModel(c.model)
+            print("\nbrain model parameters (\(config ?? "defaults")): \(model.parameterCount.formattedWithCommas)")
+            print(model.parameterTable(depth: 2))
+            // the prior is listed whenever it is trained (train.use_prior) or configured in the preset
+            if c.train.usePrior {
+                let prior = DiffusionPrior(c.prior)
+                // PyTorch counts the 16 rotary rates as a (frozen) parameter; here they are a buffer
+                print("\ndiffusion prior parameters (trained jointly, train.use_prior): "
+                    + "\(prior.referenceParameterCount.formattedWithCommas) as PyTorch counts them "
+                    + "(\(prior.parameterCount.formattedWithCommas) trainable here; the rotary rates are a buffer)")
+                print(prior.parameterTable(depth: 1))
+                print("\nbrain model + prior: \((model.parameterCount + prior.referenceParameterCount).formattedWithCommas)")
+            }
         }
     }
 }

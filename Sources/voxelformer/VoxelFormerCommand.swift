@@ -8,7 +8,7 @@ struct VoxelFormerCommand: ParsableCommand {
         commandName: "voxelformer",
         abstract: "Multi-subject visual decoding from fMRI: train, evaluate and run VoxelFormer.",
         version: VoxelFormerVersion.string,
-        subcommands: [Demo.self, Train.self, Evaluate.self, Embed.self, Retrieve.self, Synth.self, DataCommand.self,
+        subcommands: [Demo.self, Train.self, Evaluate.self, Baseline.self, Embed.self, Retrieve.self, Synth.self, DataCommand.self,
                       Info.self]
     )
 }

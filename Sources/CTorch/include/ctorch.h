@@ -102,6 +102,8 @@ int ct_clamp_(ct_tensor a, double lo, int has_lo, double hi, int has_hi);
 
 // ---- linear algebra ---------------------------------------------------------------------------------
 int ct_matmul(ct_tensor a, ct_tensor b, ct_tensor *out);
+/// torch.linalg.solve(a, b): x with a @ x = b.
+int ct_linalg_solve(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out);

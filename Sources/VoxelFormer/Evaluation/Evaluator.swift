@@ -1,212 +1,149 @@
 import Foundation
 import Torch
 
-/// Retrieval results of one subject (or the average over subjects).
-public struct SubjectRetrieval: Codable, Sendable, Equatable {
-    public var subject: Int?
-    public var samples: Int
-    public var imageRetrieval: Double
-    public var brainRetrieval: Double
-    /// Mean cosine similarity between each predicted embedding and its target.
-    public var cosine: Double
-    public var poolSize: Int
-    public var pools: Int
-    /// The best image retrieval reachable on this data, when known (synthetic data's oracle).
-    public var oracle: Double?
-    /// Mean squared error against the targets (reported for the prior's samples).
-    public var mse: Double?
-    public var chance: Double { 1 / Double(poolSize) }
-
-    enum CodingKeys: String, CodingKey {
-        case subject, samples, imageRetrieval = "image_retrieval", brainRetrieval = "brain_retrieval", cosine
-        case poolSize = "pool_size", pools, chance, oracle = "oracle_image_retrieval", mse
-    }
-    public init(subject: Int?, samples: Int, imageRetrieval: Double, brainRetrieval: Double, cosine: Double,
-                poolSize: Int, pools: Int)
-    {
-        (self.subject, self.samples, self.imageRetrieval, self.brainRetrieval, self.cosine, self.poolSize, self.pools) =
-            (subject, samples, imageRetrieval, brainRetrieval, cosine, poolSize, pools)
-    }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        subject = try c.decodeIfPresent(Int.self, forKey: .subject)
-        samples = try c.decode(Int.self, forKey: .samples)
-        imageRetrieval = try c.decode(Double.self, forKey: .imageRetrieval)
-        brainRetrieval = try c.decode(Double.self, forKey: .brainRetrieval)
-        cosine = try c.decode(Double.self, forKey: .cosine)
-        poolSize = try c.decode(Int.self, forKey: .poolSize)
-        pools = try c.decode(Int.self, forKey: .pools)
-        oracle = try c.decodeIfPresent(Double.self, forKey: .oracle)
-        mse = try c.decodeIfPresent(Double.self, forKey: .mse)
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encodeIfPresent(subject, forKey: .subject)
-        try c.encode(samples, forKey: .samples)
-        try c.encode(imageRetrieval, forKey: .imageRetrieval)
-        try c.encode(brainRetrieval, forKey: .brainRetrieval)
-        try c.encode(cosine, forKey: .cosine)
-        try c.encode(poolSize, forKey: .poolSize)
-        try c.encode(pools, forKey: .pools)
-        try c.encode(chance, forKey: .chance)
-        try c.encodeIfPresent(oracle, forKey: .oracle)
-        try c.encodeIfPresent(mse, forKey: .mse)
-    }
+/// Evaluation refused: non-finite values, mismatched rows, a baseline that cannot be fitted.
+public struct EvaluationError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
-/// A retrieval report: per subject and averaged, always naming the protocol and the tie rule.
-public struct EvaluationReport: Codable, Sendable {
-    public var protocolName: RetrievalProtocol
-    public var ties: TieRule
-    public var subjects: [SubjectRetrieval]
-    /// The same scores computed from the diffusion prior's samples, when a prior is trained.
-    public var prior: EvaluationReportPrior?
-
-    enum CodingKeys: String, CodingKey {
-        case protocolName = "protocol", ties, subjects, average, prior
-    }
-    public init(protocolName: RetrievalProtocol, ties: TieRule, subjects: [SubjectRetrieval],
-                prior: EvaluationReportPrior? = nil)
-    {
-        (self.protocolName, self.ties, self.subjects, self.prior) = (protocolName, ties, subjects, prior)
-    }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        protocolName = try c.decode(RetrievalProtocol.self, forKey: .protocolName)
-        ties = try c.decode(TieRule.self, forKey: .ties)
-        subjects = try c.decode([SubjectRetrieval].self, forKey: .subjects)
-        prior = try c.decodeIfPresent(EvaluationReportPrior.self, forKey: .prior)
-    }
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(protocolName, forKey: .protocolName)
-        try c.encode(ties, forKey: .ties)
-        try c.encode(subjects, forKey: .subjects)
-        try c.encodeIfPresent(average, forKey: .average)
-        try c.encodeIfPresent(prior, forKey: .prior)
-    }
-
-    /// The mean over subjects.
-    public var average: SubjectRetrieval? {
-        guard !subjects.isEmpty else { return nil }
-        let n = Double(subjects.count)
-        let oracles = subjects.compactMap(\.oracle)
-        var avg = SubjectRetrieval(
-            subject: nil, samples: subjects.reduce(0) { $0 + $1.samples },
-            imageRetrieval: subjects.reduce(0) { $0 + $1.imageRetrieval } / n,
-            brainRetrieval: subjects.reduce(0) { $0 + $1.brainRetrieval } / n,
-            cosine: subjects.reduce(0) { $0 + $1.cosine } / n,
-            poolSize: subjects.map(\.poolSize).min() ?? 0, pools: subjects.map(\.pools).min() ?? 0)
-        avg.oracle = oracles.count == subjects.count ? oracles.reduce(0, +) / n : nil
-        let mses = subjects.compactMap(\.mse)
-        avg.mse = mses.count == subjects.count ? mses.reduce(0, +) / n : nil
-        return avg
-    }
-
-    public func json() throws -> String {
-        let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return String(decoding: try e.encode(self), as: UTF8.self)
-    }
-
-    /// A plain-text table: one row per subject, then the average.
-    public func table() -> String {
-        var out = table(rows: subjects, title: "top-1 retrieval, \(protocolName.rawValue) protocol, \(ties.description)")
-        if let prior {
-            out += "\n\n" + table(rows: prior.subjects, title: "diffusion prior samples (DDIM \(prior.steps) steps): "
-                + "retrieval, cosine and MSE against the targets")
-        }
-        return out
-    }
-
-    private func table(rows subjects: [SubjectRetrieval], title: String) -> String {
-        let report = EvaluationReport(protocolName: protocolName, ties: ties, subjects: subjects)
-        let average = report.average
-        let showMSE = subjects.contains { $0.mse != nil }
-        let showOracle = subjects.contains { $0.oracle != nil }
-        var header = ["subject", "samples", "image retr.", "brain retr.", "chance", "cosine", "pools"]
-        if showOracle { header.insert("oracle", at: 5) }
-        if showMSE { header.insert("mse", at: header.count - 1) }
-        var rows: [[String]] = []
-        func row(_ r: SubjectRetrieval, name: String) -> [String] {
-            var cells = [name, String(r.samples), pct(r.imageRetrieval), pct(r.brainRetrieval), pct(r.chance),
-                         String(format: "%.3f", r.cosine), "\(r.pools)x\(r.poolSize)"]
-            if showOracle { cells.insert(r.oracle.map(pct) ?? "-", at: 5) }
-            if showMSE { cells.insert(r.mse.map { String(format: "%.4f", $0) } ?? "-", at: cells.count - 1) }
-            return cells
-        }
-        for s in subjects { rows.append(row(s, name: s.subject.map { "subj0\($0)" } ?? "-")) }
-        if subjects.count > 1, let avg = average { rows.append(row(avg, name: "average")) }
-        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in i == 0 ? c.padding(toLength: widths[i], withPad: " ", startingAt: 0)
-                : String(repeating: " ", count: widths[i] - c.count) + c }.joined(separator: "  ")
-        }
-        var out = title + "\n"
-        out += line(header) + "\n" + widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
-        out += rows.map(line).joined(separator: "\n")
-        return out
-    }
-    private func pct(_ v: Double) -> String { String(format: "%.1f%%", v * 100) }
-}
-
-/// Scores of the prior's samples, per subject.
-public struct EvaluationReportPrior: Codable, Sendable {
-    public var steps: Int
-    public var subjects: [SubjectRetrieval]
-    /// The mean over subjects.
-    public var average: SubjectRetrieval? {
-        EvaluationReport(protocolName: .singleTrial, ties: .fractional, subjects: subjects).average
-    }
+/// How far an evaluation is, for a progress display: `done` of `total` units of one stage of one subject.
+public struct EvaluationProgress: Sendable, Equatable {
+    public var subject: Int
+    /// "encoding", "prior sampling" or "ridge".
+    public var stage: String
+    public var done: Int
+    public var total: Int
+    /// Position of this subject among the evaluated ones (0-based) and their count.
+    public var subjectIndex: Int
+    public var subjectCount: Int
 }
 
 /// Encodes every test trial of each test subject (evaluation mode, no dropout, no gradients) and scores
-/// retrieval; with a prior, also scores the prior's DDIM samples.
+/// retrieval; with a prior, also scores the prior's DDIM samples; with a baseline, fits it per subject and
+/// scores its predictions the same way.
 public struct Evaluator {
     public var config: EvalConfig
     public var prior: DiffusionPrior?
     /// Seed of the prior's sampling noise, so reports are reproducible.
     public var samplingSeed: UInt64 = 0
+    /// Called as the evaluation advances (rows encoded, batches sampled, baseline fitted).
+    public var onProgress: ((EvaluationProgress) -> Void)?
     public init(config: EvalConfig, prior: DiffusionPrior? = nil) {
         self.config = config
         self.prior = prior
     }
 
-    public func evaluate(model: VoxelFormerModel, data: TrainingData) throws -> EvaluationReport {
+    public func evaluate(model: VoxelFormerModel, data: TrainingData, baseline: RidgeBaseline? = nil) throws
+        -> EvaluationReport
+    {
+        try Evaluator.requireFiniteWeights(model, "the model")
+        if let prior { try Evaluator.requireFiniteWeights(prior, "the diffusion prior") }
         let wasTraining = model.training
         model.eval()
         defer { model.train(wasTraining) }
         prior?.eval()
         defer { prior?.train(wasTraining) }
         var subjects: [SubjectRetrieval] = [], priorSubjects: [SubjectRetrieval] = []
-        for subject in data.testSubjects {
-            let test = try data.testSet(subject: subject)
-            let coords = try data.coordinates(subject: subject)
-            let (clip, samples) = Torch.noGrad { () -> (Tensor, Tensor?) in
-                let n = test.voxels.size(0)
-                var clip: [Tensor] = [], samples: [Tensor] = []
-                for start in stride(from: 0, to: n, by: config.batchSize) {
-                    let out = model(test.voxels[start..<min(start + config.batchSize, n)], coords: coords)
-                    clip.append(out.clipVoxels)
-                    if let prior {
-                        samples.append(prior.sample(backbone: out.backbone, seed: samplingSeed &+ UInt64(start)))
-                    }
-                }
-                return (Tensor.cat(clip), prior == nil ? nil : Tensor.cat(samples))
+        var notes: [String] = []
+        for (index, subject) in data.testSubjects.enumerated() {
+            func progress(_ stage: String, _ done: Int, _ total: Int) {
+                onProgress?(EvaluationProgress(subject: subject, stage: stage, done: done, total: total,
+                                               subjectIndex: index, subjectCount: data.testSubjects.count))
             }
-            subjects.append(score(brain: clip, targets: test.targets, imageIDs: test.imageIDs, subject: subject))
+            let test = try data.testSet(subject: subject)
+            try Evaluator.requireFinite(test.voxels, "subject \(subject)'s test voxels")
+            let coords = try data.coordinates(subject: subject)
+            let n = test.voxels.size(0)
+            let (clip, samples) = try withTorchError {
+                Torch.noGrad { () -> (Tensor, Tensor?) in
+                    var clip: [Tensor] = [], samples: [Tensor] = []
+                    for start in stride(from: 0, to: n, by: config.batchSize) {
+                        let out = model(test.voxels[start..<min(start + config.batchSize, n)], coords: coords)
+                        clip.append(out.clipVoxels)
+                        if let prior {
+                            samples.append(prior.sample(backbone: out.backbone, seed: samplingSeed &+ UInt64(start)))
+                        }
+                        progress(prior == nil ? "encoding" : "encoding and prior sampling",
+                                 min(start + config.batchSize, n), n)
+                    }
+                    return (Tensor.cat(clip), prior == nil ? nil : Tensor.cat(samples))
+                }
+            }
+            var scored = try score(brain: clip, targets: test.targets, imageIDs: test.imageIDs, subject: subject,
+                                   brainName: "subject \(subject)'s embeddings from the model",
+                                   targetsName: "subject \(subject)'s test targets")
+            if let baseline {
+                progress("ridge", 0, 1)
+                do { scored.ridge = try ridge(data: data, subject: subject, baseline: baseline) } catch let e as EvaluationError {
+                    notes.append("subject \(subject): \(e.description)")
+                }
+                progress("ridge", 1, 1)
+            }
+            subjects.append(scored)
             if let samples {
-                var r = score(brain: samples, targets: test.targets, imageIDs: test.imageIDs, subject: subject)
+                var r = try score(brain: samples, targets: test.targets, imageIDs: test.imageIDs, subject: subject,
+                                  brainName: "subject \(subject)'s prior samples",
+                                  targetsName: "subject \(subject)'s test targets")
                 r.mse = F.mseLoss(samples.to(.float32), test.targets.to(.float32)).item()
                 priorSubjects.append(r)
             }
         }
         let priorReport = prior.map { EvaluationReportPrior(steps: $0.config.samplingSteps, subjects: priorSubjects) }
-        return EvaluationReport(protocolName: config.protocolName, ties: config.ties, subjects: subjects, prior: priorReport)
+        var report = EvaluationReport(protocolName: config.protocolName, ties: config.ties, subjects: subjects,
+                                      prior: priorReport)
+        report.baselineNote = notes.isEmpty ? nil : notes.joined(separator: "\n")
+        return report
+    }
+
+    /// Fits `baseline` on one subject's train trials and scores its test predictions like the model's.
+    public func ridge(data: TrainingData, subject: Int, baseline: RidgeBaseline) throws -> BaselineScore {
+        let fitted = try baseline.predictions(data: data, subject: subject)
+        let r = try score(brain: fitted.brain, targets: fitted.targets, imageIDs: fitted.imageIDs, subject: subject,
+                          brainName: "subject \(subject)'s ridge predictions", targetsName: "subject \(subject)'s test targets")
+        return BaselineScore(imageRetrieval: r.imageRetrieval, brainRetrieval: r.brainRetrieval, lambda: fitted.model.lambda)
+    }
+
+    /// Adds the ridge baseline to every subject of an existing report (a training run's last evaluation);
+    /// subjects whose baseline cannot be fitted get a note instead.
+    public func addBaseline(_ baseline: RidgeBaseline, to report: inout EvaluationReport, data: TrainingData) throws {
+        var notes: [String] = []
+        for (index, s) in report.subjects.enumerated() {
+            guard let subject = s.subject else { continue }
+            let event = EvaluationProgress(subject: subject, stage: "ridge", done: 0, total: 1, subjectIndex: index,
+                                           subjectCount: report.subjects.count)
+            onProgress?(event)
+            do { report.subjects[index].ridge = try ridge(data: data, subject: subject, baseline: baseline) } catch let e as EvaluationError {
+                notes.append("subject \(subject): \(e.description)")
+            }
+            onProgress?(EvaluationProgress(subject: subject, stage: "ridge", done: 1, total: 1, subjectIndex: index,
+                                           subjectCount: report.subjects.count))
+        }
+        if !notes.isEmpty { report.baselineNote = ([report.baselineNote].compactMap { $0 } + notes).joined(separator: "\n") }
     }
 
     /// Scores saved or computed embeddings; row i of `brain` and `targets` belong to the same trial.
-    public func score(brain: Tensor, targets: Tensor, imageIDs: [Int]?, subject: Int?) -> SubjectRetrieval {
+    /// Non-finite rows are refused (a NaN similarity would count as a tie or a hit), naming `brainName` or
+    /// `targetsName`.
+    public func score(brain: Tensor, targets: Tensor, imageIDs: [Int]?, subject: Int?,
+                      brainName: String = "the brain embeddings", targetsName: String = "the targets") throws
+        -> SubjectRetrieval
+    {
+        guard brain.ndim >= 1, targets.ndim >= 1, brain.size(0) == targets.size(0), brain.size(0) > 0 else {
+            throw EvaluationError("\(brainName) has \(brain.ndim >= 1 ? brain.size(0) : 0) rows and \(targetsName) "
+                + "\(targets.ndim >= 1 ? targets.size(0) : 0); both need the same number of rows (at least 1), "
+                + "row i of each being the same trial")
+        }
+        let n0 = brain.size(0)
+        guard brain.count / n0 == targets.count / n0 else {
+            throw EvaluationError("\(brainName) rows have \(brain.count / n0) values and \(targetsName) rows "
+                + "\(targets.count / n0); the widths must match")
+        }
+        if let imageIDs, imageIDs.count != n0 {
+            throw EvaluationError("\(imageIDs.count) image ids for \(n0) rows of \(brainName)")
+        }
+        try Evaluator.requireFinite(brain, brainName)
+        try Evaluator.requireFinite(targets, targetsName)
         var brain = brain.to(.float32), targets = targets.to(.float32)
         if config.protocolName == .outputAveraged, let imageIDs {
             (brain, targets) = Evaluator.averageRepeats(brain: brain, targets: targets, imageIDs: imageIDs)
@@ -217,6 +154,31 @@ public struct Evaluator {
         let r = scorer.evaluate(pools: config.pools, poolSize: config.poolSize, seed: config.seed, rule: config.ties)
         return SubjectRetrieval(subject: subject, samples: n, imageRetrieval: r.imageRetrieval,
                                 brainRetrieval: r.brainRetrieval, cosine: cosine, poolSize: r.poolSize, pools: r.pools)
+    }
+
+    /// Throws when any row of `t` (N, ...) holds NaN or ±inf, saying how many rows and the first few.
+    public static func requireFinite(_ t: Tensor, _ what: String) throws {
+        guard t.ndim >= 1, t.size(0) > 0, t.dtype.isFloatingPoint else { return }
+        let n = t.size(0)
+        let bad = Torch.noGrad { t.reshape(n, -1).isfinite().logicalNot().to(.float32).sum([1]) }.toArray(Float.self)
+        let rows = bad.indices.filter { bad[$0] > 0 }
+        guard rows.isEmpty else {
+            let shown = rows.prefix(5).map(String.init).joined(separator: ", ") + (rows.count > 5 ? ", ..." : "")
+            throw EvaluationError("\(what): \(rows.count) of \(n) rows hold NaN or infinite values (rows \(shown)); "
+                + "non-finite embeddings cannot be scored")
+        }
+    }
+
+    /// Throws when any parameter of `module` holds NaN or ±inf (its outputs would be NaN and score as ties).
+    public static func requireFiniteWeights(_ module: Module, _ what: String) throws {
+        let bad = module.namedParameters().filter { p in
+            Torch.noGrad { p.tensor.isfinite().logicalNot().to(.float32).sum().item() > 0 }
+        }
+        guard bad.isEmpty else {
+            let names = bad.prefix(5).map(\.name).joined(separator: ", ") + (bad.count > 5 ? ", ..." : "")
+            throw EvaluationError("\(what): \(bad.count) weight tensor\(bad.count == 1 ? " holds" : "s hold") NaN or infinite "
+                + "values (\(names)); the checkpoint is unusable")
+        }
     }
 
     /// MindEye2's protocol: the outputs of all repeats of an image are averaged (in first-seen order).

@@ -101,19 +101,25 @@ public struct RetrievalScorer {
     public func evaluate(pools: Int, poolSize: Int, seed: UInt64, rule: TieRule)
         -> (imageRetrieval: Double, brainRetrieval: Double, poolSize: Int, pools: Int)
     {
-        if count <= poolSize {
-            let s = score(pool: Array(0..<count), rule: rule)
-            return (s.imageRetrieval, s.brainRetrieval, count, 1)
-        }
-        var rng = SeededGenerator(seed: seed)
+        let drawn = RetrievalScorer.drawPools(count: count, pools: pools, poolSize: poolSize, seed: seed)
         var image = 0.0, brain = 0.0
-        for _ in 0..<pools {
-            var all = Array(0..<count)
-            rng.shuffle(&all)
-            let s = score(pool: Array(all.prefix(poolSize)), rule: rule)
+        for pool in drawn {
+            let s = score(pool: pool, rule: rule)
             image += s.imageRetrieval
             brain += s.brainRetrieval
         }
-        return (image / Double(pools), brain / Double(pools), poolSize, pools)
+        return (image / Double(drawn.count), brain / Double(drawn.count), drawn[0].count, drawn.count)
+    }
+
+    /// The pools `evaluate` scores: SplitMix64 seeded with `seed`; per pool a Fisher–Yates shuffle of
+    /// 0..<count, of which the first `poolSize` are kept. One pool of all samples when count ≤ poolSize.
+    public static func drawPools(count: Int, pools: Int, poolSize: Int, seed: UInt64) -> [[Int]] {
+        if count <= poolSize { return [Array(0..<count)] }
+        var rng = SeededGenerator(seed: seed)
+        return (0..<pools).map { _ in
+            var all = Array(0..<count)
+            rng.shuffle(&all)
+            return Array(all.prefix(poolSize))
+        }
     }
 }

@@ -20,8 +20,8 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
 
     /// - Parameters:
     ///   - targetShape: the model's (clip_seq_dim, clip_emb_dim); the CLIP targets must match it.
-    ///   - loadTrainSubjects: false when only the test subjects are needed (evaluation); the train
-    ///     subjects are then not served.
+    ///   - loadTrainSubjects: false when only the test subjects are needed (evaluation); subjects only
+    ///     in data.train_subjects are then not loaded or served.
     public init(config: DataConfig, targetShape: [Int]? = nil, loadTrainSubjects: Bool = true) throws {
         let dtype: DType = switch config.betasDtype {
         case "float16": .float16
@@ -94,11 +94,12 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         return millimetres ? s.millimetres : s.coordinates.to(.float32)
     }
 
-    /// Every train subject was loaded in `init`, so this cannot fail for one; any other subject is a
-    /// programmer's mistake.
+    /// Every served subject was loaded in `init` (test subjects too: the ridge baseline fits on their
+    /// train trials), so this cannot fail for one; any other subject is a programmer's mistake.
     public func trainTrialCount(subject: Int) -> Int {
-        guard trainSubjects.contains(subject), let s = loaded[subject] else {
-            preconditionFailure("trainTrialCount: subject \(subject) is not in data.train_subjects \(trainSubjects)")
+        guard let s = loaded[subject] else {
+            preconditionFailure("trainTrialCount: subject \(subject) is in neither data.train_subjects "
+                + "\(trainSubjects) nor data.test_subjects \(testSubjects)")
         }
         return s.trainTrials.count
     }

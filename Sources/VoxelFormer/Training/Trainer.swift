@@ -220,8 +220,12 @@ public final class Trainer {
 
     /// Retrieval on every test subject with the current weights.
     public func evaluate() throws -> EvaluationReport {
-        try evaluator.evaluate(model: model, data: data)
+        let report = try evaluator.evaluate(model: model, data: data)
+        lastEvaluation = (step, report)
+        return report
     }
+    /// The latest evaluation and the step it was made at, so a caller can reuse the final epoch's report.
+    public private(set) var lastEvaluation: (step: Int, report: EvaluationReport)?
 
     // MARK: checkpoints
 
