@@ -1,10 +1,11 @@
 import Foundation
 import Torch
 
-/// Validates an NSD data root (real or synthetic) without loading whole betas matrices: every subject's
-/// mask against its betas columns, every trial's betas row, image ids against the images, targets and
-/// `shared1000.npy`, train/test separation and `COCO_73k_subj_indices.hdf5`. Problems are collected, not
-/// thrown, so one run lists them all.
+/// Validates an NSD data root (real or synthetic) without holding whole betas matrices: every subject's
+/// mask against its betas columns, its betas values (NaN/inf, read a block of rows at a time), every
+/// trial's behaviour values and betas row, image ids against the images, targets and `shared1000.npy`,
+/// train/test separation and `COCO_73k_subj_indices.hdf5`. Problems are collected, not thrown, so one
+/// run lists them all.
 public struct DataRootCheck: Sendable {
     public struct Subject: Sendable, Equatable {
         public var subject: Int
@@ -15,6 +16,8 @@ public struct DataRootCheck: Sendable {
         public var testImages: Int
         /// Test images by how many trials show them: `[3: 300]` = 300 images seen 3 times.
         public var repeats: [Int: Int]
+        /// NaN and ±inf betas, with their rows.
+        public var nonFinite = BetasValidation.NonFinite()
     }
 
     public let root: URL
@@ -90,6 +93,10 @@ public struct DataRootCheck: Sendable {
         let test = try dataset.testTrials(s)
         try BetasValidation.checkRows(train + test, betas: betas)
         let name = String(format: "subj%02d", s)
+        let nonFinite = try BetasValidation.nonFinite(betas)
+        if nonFinite.count > 0 {
+            problems.append("\(betas.file.url.path): dataset '\(betas.name)' has \(nonFinite.summary)")
+        }
 
         var seenRows = Set<Int>()
         if let again = (train + test).first(where: { !seenRows.insert($0.row).inserted }) {
@@ -118,7 +125,7 @@ public struct DataRootCheck: Sendable {
         let perImage = Dictionary(grouping: test, by: \.image).mapValues(\.count)
         let repeats = Dictionary(grouping: perImage.values, by: { $0 }).mapValues(\.count)
         let row = Subject(subject: s, voxels: betas.shape[1], sessions: layout.sessions(s), trainTrials: train.count,
-                          testTrials: test.count, testImages: perImage.count, repeats: repeats)
+                          testTrials: test.count, testImages: perImage.count, repeats: repeats, nonFinite: nonFinite)
         return (row, problems)
     }
 
@@ -134,11 +141,12 @@ public struct DataRootCheck: Sendable {
     /// The report `voxelformer data check` prints.
     public var report: String {
         var lines = ["data root: \(root.path)"]
-        let header = ["subject", "voxels", "sessions", "train trials", "test trials", "test images", "repeats"]
+        let header = ["subject", "voxels", "sessions", "train trials", "test trials", "test images", "non-finite",
+                      "repeats"]
         let rows = subjects.map { s -> [String] in
             let histogram = s.repeats.keys.sorted().map { "\($0)x\(s.repeats[$0]!)" }.joined(separator: " ")
             return [String(format: "subj%02d", s.subject), "\(s.voxels)", "\(s.sessions)", "\(s.trainTrials)",
-                    "\(s.testTrials)", "\(s.testImages)", histogram]
+                    "\(s.testTrials)", "\(s.testImages)", "\(s.nonFinite.count)", histogram]
         }
         let widths = header.indices.map { c in ([header] + rows).map { $0[c].count }.max()! }
         for row in [header] + rows {
@@ -147,7 +155,8 @@ public struct DataRootCheck: Sendable {
         }
         lines.append("images: \(images.map(String.init) ?? "missing"), targets: "
             + "\(targetsShape.map { "\($0)" } ?? "missing"), shared test images: \(sharedImages.map(String.init) ?? "missing")")
-        lines.append("repeats: test images by number of trials (3x300 = 300 images seen 3 times)")
+        lines.append("non-finite: NaN or inf betas values; repeats: test images by number of trials "
+            + "(3x300 = 300 images seen 3 times)")
         if problems.isEmpty {
             lines.append("problems: none")
         } else {

@@ -30,9 +30,7 @@ public final class HDF5File: @unchecked Sendable {
 
     public init(_ url: URL) throws {
         self.url = url
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw DataError("\(url.path): no such file (expected an HDF5 file)")
-        }
+        try DataError.checkRegularFile(url, expected: "an HDF5 file")
         let id = HDF5Library.locked { H5Fopen(url.path, 0 /* H5F_ACC_RDONLY */, 0 /* H5P_DEFAULT */) }
         guard id >= 0 else {
             throw DataError("\(url.path): not a readable HDF5 file (truncated or corrupt)")

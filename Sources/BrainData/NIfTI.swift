@@ -24,9 +24,7 @@ public struct NIfTIImage: @unchecked Sendable {
 
     public init(_ url: URL) throws {
         self.url = url
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw DataError("\(url.path): no such file (expected a NIfTI image)")
-        }
+        try DataError.checkRegularFile(url, expected: "a NIfTI image")
         var headerVersion: Int32 = 0
         let image: UnsafeMutablePointer<nifti_image>? = NIfTIImage.lock.withLock {
             nifti_set_debug_level(0)

@@ -21,16 +21,32 @@ public struct NSDTestImage: Sendable, Equatable {
     public let trials: [NSDTrial]
 }
 
+/// What loading does with NaN or ±inf betas (the config's `data.nan_policy`).
+public enum NaNPolicy: String, Codable, Sendable, CaseIterable {
+    /// Refuse the subject, naming the rows.
+    case error
+    /// Replace them by 0 and count them (`NSDSubject.replacedNonFinite`).
+    case zero
+
+    public init(from decoder: Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let policy = NaNPolicy(rawValue: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "expected error or zero, got '\(text)'"))
+        }
+        self = policy
+    }
+}
+
 /// Choices made when loading a subject.
 public struct NSDOptions: Sendable {
     /// The dtype betas are kept in memory as (`.bfloat16` or `.float16` halve it); batches are float32.
     public var betasDType: DType
-    /// Replace NaN/inf betas by 0 instead of failing.
-    public var replaceNonFinite: Bool
+    public var nanPolicy: NaNPolicy
 
-    public init(betasDType: DType = .float32, replaceNonFinite: Bool = false) {
+    public init(betasDType: DType = .float32, nanPolicy: NaNPolicy = .error) {
         self.betasDType = betasDType
-        self.replaceNonFinite = replaceNonFinite
+        self.nanPolicy = nanPolicy
     }
 }
 
@@ -46,15 +62,18 @@ public final class NSDSubject: @unchecked Sendable {
     public let trainTrials: [NSDTrial]
     /// `new_test/0.tar` (else `test/0.tar`), each repeat its own trial.
     public let testTrials: [NSDTrial]
+    /// NaN/inf betas replaced by 0 under `NaNPolicy.zero` (0 otherwise).
+    public let replacedNonFinite: Int
 
     init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor,
-         trainTrials: [NSDTrial], testTrials: [NSDTrial]) {
+         trainTrials: [NSDTrial], testTrials: [NSDTrial], replacedNonFinite: Int) {
         self.subject = subject
         self.betas = betas
         self.coordinates = coordinates
         self.millimetres = millimetres
         self.trainTrials = trainTrials
         self.testTrials = testTrials
+        self.replacedNonFinite = replacedNonFinite
     }
 
     public var voxelCount: Int { betas.size(1) }
@@ -120,24 +139,6 @@ public final class NSDDataset: @unchecked Sendable {
         return try NSDDataset.trials(in: shard, subject: subject)
     }
 
-    /// The trials of one webdataset shard, from each sample's `behav.npy`.
-    public static func trials(in shard: URL, subject: Int) throws -> [NSDTrial] {
-        try TarReader(shard).samples().map { sample in
-            guard let data = sample.members["behav.npy"] else {
-                throw DataError("\(shard.path): sample '\(sample.key)' has no behav.npy member")
-            }
-            let behav: [Double]
-            do {
-                behav = try Npy.decode(data, source: "\(shard.path) member \(sample.key).behav.npy").toArray(Double.self)
-            } catch let error as DataError { throw error } catch { throw DataError("\(error)") }
-            guard behav.count >= 6 else {
-                throw DataError("\(shard.path): sample '\(sample.key)' behav.npy has \(behav.count) values; expected (1, 17)")
-            }
-            return NSDTrial(subject: subject, image: Int(behav[0]), session: Int(behav[2]), row: Int(behav[5]),
-                            key: sample.key, shard: shard)
-        }
-    }
-
     /// The subject's betas, coordinates and trials, validated (see `BetasValidation`); loaded once.
     public func subject(_ subject: Int) throws -> NSDSubject {
         lock.lock()
@@ -151,9 +152,11 @@ public final class NSDDataset: @unchecked Sendable {
         let train = try trainTrials(subject)
         let test = layout.testShard(subject) == nil ? [] : try testTrials(subject)
         try BetasValidation.checkRows(train + test, betas: betas)
-        let matrix = try BetasValidation.load(betas, dtype: options.betasDType, replaceNonFinite: options.replaceNonFinite)
+        if hasTargets() { try checkImages(train + test) }
+        let (matrix, replaced) = try BetasValidation.load(betas, dtype: options.betasDType, nanPolicy: options.nanPolicy)
         let s = NSDSubject(subject: subject, betas: matrix, coordinates: coordinates,
-                           millimetres: mask.millimetres(coordinates), trainTrials: train, testTrials: test)
+                           millimetres: mask.millimetres(coordinates), trainTrials: train, testTrials: test,
+                           replacedNonFinite: replaced)
         loaded[subject] = s
         return s
     }
@@ -164,6 +167,51 @@ public final class NSDDataset: @unchecked Sendable {
     public func targets(_ images: [Int]) throws -> Tensor {
         lock.lock()
         defer { lock.unlock() }
+        try openTargets()
+        if let file = targetsFile { return try file.readRows(images).to(.float32) }
+        let all = targetsTensor!
+        if let bad = images.first(where: { $0 < 0 || $0 >= all.size(0) }) {
+            throw DataError("\(layout.targetsSafetensors.path): tensor 'targets' has \(all.size(0)) rows; "
+                + "row \(bad) is out of range")
+        }
+        return all.indexSelect(0, Tensor(images.map(Int64.init))).to(.float32)
+    }
+
+    /// The CLIP targets' shape, (images, tokens, dim), and the file it was read from.
+    public func targetsShape() throws -> (shape: [Int], file: URL) {
+        lock.lock()
+        defer { lock.unlock() }
+        return try unlockedTargetsShape()
+    }
+
+    private func unlockedTargetsShape() throws -> (shape: [Int], file: URL) {
+        try openTargets()
+        if let file = targetsFile { return (file.shape, layout.targetsHDF5) }
+        return (targetsTensor!.shape, layout.targetsSafetensors)
+    }
+
+    /// Whether a targets file is present (so that `checkImages` can run).
+    func hasTargets() -> Bool {
+        let fm = FileManager.default
+        return fm.fileExists(atPath: layout.targetsHDF5.path) || fm.fileExists(atPath: layout.targetsSafetensors.path)
+    }
+
+    /// Every trial's image must have a targets row (the images are checked by `DataRootCheck`). The
+    /// caller holds `lock`.
+    private func checkImages(_ trials: [NSDTrial]) throws {
+        let (shape, file) = try unlockedTargetsShape()
+        guard shape.count == 3, shape[0] > 0 else {
+            throw DataError("\(file.path): '\(NSDLayout.targetsKey)' has shape \(shape); expected (images, tokens, dim) "
+                + "with at least one image")
+        }
+        if let bad = trials.first(where: { $0.image >= shape[0] }) {
+            throw DataError("\(bad.shard.path): sample '\(bad.key)' shows image \(bad.image), but \(file.path) "
+                + "'\(NSDLayout.targetsKey)' has \(shape[0]) rows")
+        }
+    }
+
+    /// Opens the targets file once (the caller holds `lock`).
+    private func openTargets() throws {
         if targetsFile == nil && targetsTensor == nil {
             let fm = FileManager.default
             if fm.fileExists(atPath: layout.targetsHDF5.path) {
@@ -181,13 +229,6 @@ public final class NSDDataset: @unchecked Sendable {
                     + "'targets' or clip_targets.safetensors with key 'targets')")
             }
         }
-        if let file = targetsFile { return try file.readRows(images).to(.float32) }
-        let all = targetsTensor!
-        if let bad = images.first(where: { $0 < 0 || $0 >= all.size(0) }) {
-            throw DataError("\(layout.targetsSafetensors.path): tensor 'targets' has \(all.size(0)) rows; "
-                + "row \(bad) is out of range")
-        }
-        return all.indexSelect(0, Tensor(images.map(Int64.init))).to(.float32)
     }
 
     /// Pixels of `images` (0-based 73k ids) from `coco_images_224_float16.hdf5`, shape (N, 3, H, W) float16.
@@ -202,7 +243,8 @@ public final class NSDDataset: @unchecked Sendable {
             throw DataError("\(url.path): no such file (expected bool (73000,))")
         }
         let flags: Tensor
-        do { flags = try Npy.decode(Data(contentsOf: url), source: url.path) } catch { throw DataError("\(error)") }
+        do { flags = try Npy.read(url) } catch { throw DataError("\(error)") }
+        guard flags.ndim == 1 else { throw DataError("\(url.path): shape \(flags.shape); expected bool (73000,)") }
         return flags.nonzero().toArray(Int64.self).map(Int.init)
     }
 }

@@ -25,9 +25,7 @@ public struct TarReader: Sendable {
 
     public init(_ url: URL) throws {
         self.url = url
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw DataError("\(url.path): no such file (expected a tar shard)")
-        }
+        try DataError.checkRegularFile(url, expected: "a tar shard")
         do {
             bytes = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {

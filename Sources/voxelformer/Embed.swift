@@ -1,4 +1,5 @@
 import ArgumentParser
+import BrainData
 import Foundation
 import Torch
 import VoxelFormer
@@ -63,19 +64,15 @@ struct Embed: ParsableCommand {
         print("wrote \(dir.path)/clip_voxels.npy \(outputs.0.shape) and backbone.npy \(outputs.1.shape)")
     }
 
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size: expected at least 1, got \(batchSize)") }
+    }
+
     func inputs(_ loaded: LoadedModel) throws -> (Tensor, Tensor, [Int]?) {
         if let voxels {
             guard let coords else { throw ValidationError("--voxels needs --coords (V, 3)") }
-            var v = try Npy.read(URL(fileURLWithPath: voxels)).to(.float32)
-            let c = try Npy.read(URL(fileURLWithPath: coords)).to(.float32)
-            if v.ndim == 2 { v = v.unsqueeze(1) }
-            guard v.ndim == 3, v.size(1) == 1 else {
-                throw ValidationError("\(voxels): expected shape (B, 1, V) or (B, V), got \(v.shape)")
-            }
-            guard c.ndim == 2, c.size(1) == 3, c.size(0) == v.size(2) else {
-                throw ValidationError("\(coords): expected shape (\(v.size(2)), 3) to match \(voxels)'s \(v.size(2)) voxels, got \(c.shape)")
-            }
-            return (v, c, nil)
+            let raw = try RawVoxels.load(voxels: URL(fileURLWithPath: voxels), coordinates: URL(fileURLWithPath: coords))
+            return (raw.voxels, raw.coordinates, nil)
         }
         guard let subject else { throw ValidationError("give --subject (with data.root) or --voxels and --coords") }
         let data = try loaded.data(subject: subject)

@@ -26,6 +26,6 @@ extension LoadedModel {
         var dataConfig = config.data
         dataConfig.trainSubjects = [subject]
         dataConfig.testSubjects = [subject]
-        return try NSDTrainingData(config: dataConfig)
+        return try NSDTrainingData(config: dataConfig, targetShape: [config.model.clipSeqDim, config.model.clipEmbDim])
     }
 }

@@ -44,7 +44,10 @@ struct TrainingRun {
     @discardableResult
     func execute() throws -> Trainer {
         let dir = URL(fileURLWithPath: config.runDir)
-        let data = try NSDTrainingData(config: config.data)
+        let data = try NSDTrainingData(config: config.data, targetShape: [config.model.clipSeqDim, config.model.clipEmbDim])
+        for (s, n) in data.replacedNonFinite.sorted(by: { $0.key < $1.key }) {
+            print("data.nan_policy=zero: replaced \(n) NaN/inf betas of subject \(s) by 0")
+        }
         let trainer = try Trainer(config: config, data: data, runDir: dir)
         if resume {
             guard FileManager.default.fileExists(atPath: trainer.checkpointURL.path) else {

@@ -145,4 +145,20 @@ import Torch
         #expect(dataErrorMessage { _ = try ds.sharedImages() }
             == "\(root.path)/shared1000.npy: no such file (expected bool (73000,))")
     }
+
+    /// A 2-D shared1000.npy and a 1-D safetensors targets tensor are errors naming the file, before any
+    /// index reaches libtorch.
+    @Test func sharedFlagsAndTargetsOfTheWrongRankAreDataErrors() throws {
+        let copy = try temporaryCopy(of: "nsd")
+        defer { try? FileManager.default.removeItem(at: copy.deletingLastPathComponent()) }
+        let shared = copy.appendingPathComponent("shared1000.npy")
+        try Npy.write(Tensor([Bool](repeating: false, count: 10), shape: [2, 5]), to: shared)
+        #expect(dataErrorMessage { _ = try NSDDataset(root: copy).sharedImages() }
+            == "\(shared.path): shape [2, 5]; expected bool (73000,)")
+        try FileManager.default.removeItem(at: copy.appendingPathComponent("clip_targets.hdf5"))
+        let targets = copy.appendingPathComponent("clip_targets.safetensors")
+        try Safetensors.write(["targets": Tensor.zeros([10])], to: targets)
+        #expect(dataErrorMessage { _ = try NSDDataset(root: copy).subject(1) }
+            == "\(targets.path): 'targets' has shape [10]; expected (images, tokens, dim) with at least one image")
+    }
 }

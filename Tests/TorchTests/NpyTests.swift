@@ -130,16 +130,64 @@ import Testing
 
     // MARK: files we refuse
 
-    @Test func fortranOrderIsRefused() {
-        let url = Fixtures.url("fortran.npy")
-        #expect(Self.message { try Npy.read(url) }
-            == "\(url.path): Fortran-order arrays are not supported (fortran_order: True); save with np.ascontiguousarray")
+    // MARK: layouts NumPy writes that we convert
+
+    /// `np.save` of a Fortran-ordered (2, 3) float32: the values come back in C order.
+    @Test func fortranOrderIsConverted() throws {
+        let tensor = try Npy.read(Fixtures.url("fortran.npy"))
+        #expect(tensor.shape == [2, 3])
+        #expect(tensor.toArray(Float.self) == [-1.5, 0.0, 2.25, 0.001, .infinity, -0.0])
     }
 
-    @Test func bigEndianIsRefused() {
-        let url = Fixtures.url("bigendian.npy")
-        #expect(Self.message { try Npy.read(url) }
-            == "\(url.path): big-endian arrays are not supported (descr: '>f4'); save with arr.astype('<f4')")
+    /// `np.save('coords.npy', np.argwhere(mask))` (argwhere returns Fortran order): mask ones at the
+    /// (i, j, k) the generator lists.
+    @Test func argwhereCoordinatesReadInRowOrder() throws {
+        let tensor = try Npy.read(Fixtures.url("argwhere.npy"))
+        #expect(tensor.dtype == .int64)
+        #expect(tensor.shape == [4, 3])
+        #expect(tensor.toArray(Int64.self) == [0, 1, 2, 1, 0, 4, 2, 3, 0, 2, 3, 1])
+    }
+
+    /// value = 100 i + 10 j + k at [i, j, k], stored with i fastest.
+    @Test func fortranOrderInThreeDimensions() throws {
+        let tensor = try Npy.read(Fixtures.url("fortran3d.npy"))
+        #expect(tensor.shape == [2, 3, 4])
+        var expected: [Float] = []
+        for i in 0..<2 { for j in 0..<3 { for k in 0..<4 { expected.append(Float(100 * i + 10 * j + k)) } } }
+        #expect(tensor.toArray(Float.self) == expected)
+    }
+
+    @Test func bigEndianIsConverted() throws {
+        let f4 = try Npy.read(Fixtures.url("bigendian.npy"))
+        #expect(f4.dtype == .float32)
+        #expect(f4.shape == [2, 3])
+        #expect(f4.toArray(Float.self) == [-1.5, 0.0, 2.25, 0.001, .infinity, -0.0])
+        #expect(try Npy.read(Fixtures.url("bigendian_f8.npy")).toArray(Double.self) == [1.5, -2.25, 1e300])
+        let i8 = try Npy.read(Fixtures.url("bigendian_i8.npy"))
+        #expect(i8.dtype == .int64)
+        #expect(i8.toArray(Int64.self) == [1, -2, 1 << 40, -(1 << 62)])
+        #expect(try Npy.read(Fixtures.url("bigendian_i4.npy")).toArray(Int32.self) == [7, -7, Int32.max])
+        #expect(try Npy.read(Fixtures.url("bigendian_f2.npy")).toArray(Float.self) == [1, -2.5, 65504])
+        #expect(try Npy.read(Fixtures.url("bigendian_i2.npy")).toArray(Int16.self) == [-32768, 32767, 258])
+    }
+
+    @Test func bigEndianFortranOrderIsConverted() throws {
+        let tensor = try Npy.read(Fixtures.url("bigendian_fortran.npy"))
+        #expect(tensor.shape == [2, 3])
+        #expect(tensor.toArray(Int32.self) == [1, 2, 3, 4, 5, 6])
+    }
+
+    // MARK: files we refuse
+
+    /// A FIFO must be refused before it is opened: opening one for reading blocks until a writer comes.
+    @Test func aFIFOIsRefusedWithoutBlocking() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npy-fifo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let fifo = dir.appendingPathComponent("x.npy")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        #expect(Self.message { try Npy.read(fifo) } == "\(fifo.path): is a FIFO (named pipe), not a regular file")
+        #expect(Self.message { try Npy.read(dir) } == "\(dir.path): is a folder, not a regular file")
     }
 
     @Test(arguments: [("complex.npy", "'<c8'"), ("object.npy", "'|O'")])

@@ -5,14 +5,34 @@ import Darwin
 #endif
 import Foundation
 
-/// Reading files through a memory map and writing them atomically, for the tensor file formats.
-enum FileAccess {
+/// Reading files through a memory map and writing them atomically, for the tensor file formats; and the
+/// one check every reader of a user's file makes first, that the path is a regular file.
+public enum FileAccess {
+    /// Why `path` cannot be read as a file, or nil when it is a regular file (or a link to one). Checked
+    /// with `stat` before opening, because opening a FIFO for reading blocks until a writer appears, and
+    /// a folder or device is never what a reader of tensors, images or tar shards expects.
+    public static func regularFileProblem(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot open: \(lastErrorText())" }
+        switch info.st_mode & 0o170000 {
+        case 0o100000: return nil
+        case 0o040000: return "is a folder, not a regular file"
+        case 0o010000: return "is a FIFO (named pipe), not a regular file"
+        case 0o140000: return "is a socket, not a regular file"
+        case 0o020000, 0o060000: return "is a device, not a regular file"
+        default: return "is not a regular file"
+        }
+    }
+
     /// Runs `body` over the bytes of the file at `url`, mapped read-only: tensors are copied once, from
     /// the page cache into libtorch, with no whole-file copy in between. The bytes are valid only inside
     /// `body`.
     static func withMappedBytes<R>(of url: URL, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let path = url.path
-        let fd = open(path, O_RDONLY)
+        if let problem = regularFileProblem(path) { throw SerializationError("\(path): \(problem)") }
+        // O_NONBLOCK: should the path become a FIFO after the check, open still returns at once (and
+        // fstat below refuses it).
+        let fd = open(path, O_RDONLY | O_NONBLOCK)
         guard fd >= 0 else { throw SerializationError("\(path): cannot open: \(lastErrorText())") }
         defer { close(fd) }
         var info = stat()

@@ -1,7 +1,8 @@
 import Foundation
 
-/// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0): little-endian, C-order arrays of the dtypes that
-/// map to ours. Files are written like `np.save` writes them, byte for byte.
+/// NumPy's `.npy` format (versions 1.0, 2.0 and 3.0), for the dtypes that map to ours. Reading accepts
+/// little- and big-endian data in C or Fortran order (`np.argwhere` returns Fortran-ordered arrays) and
+/// returns a contiguous native tensor; files are written like `np.save` writes them, byte for byte.
 public enum Npy {
     /// `\x93NUMPY`
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]
@@ -18,6 +19,10 @@ public enum Npy {
         let shape: [Int]
         let dataOffset: Int
         let byteCount: Int
+        /// `descr` starts with `>`: every element's bytes are reversed on reading.
+        var bigEndian = false
+        /// `fortran_order: True`: the first axis varies fastest in the data.
+        var fortranOrder = false
     }
 
     // MARK: reading
@@ -47,7 +52,23 @@ public enum Npy {
         }
         // Trailing bytes are ignored, as np.load ignores them.
         let data = UnsafeRawBufferPointer(rebasing: bytes[h.dataOffset..<(h.dataOffset + h.byteCount)])
-        return Tensor(bytes: data, dtype: h.dtype, shape: h.shape)
+        // Fortran order is C order of the reversed shape, transposed back.
+        let stored = h.fortranOrder ? Array(h.shape.reversed()) : h.shape
+        var tensor: Tensor
+        if h.bigEndian && h.dtype.byteSize > 1 {
+            var swapped = [UInt8](data)
+            let width = h.dtype.byteSize
+            for start in stride(from: 0, to: swapped.count, by: width) {
+                swapped[start..<(start + width)].reverse()
+            }
+            tensor = swapped.withUnsafeBytes { Tensor(bytes: $0, dtype: h.dtype, shape: stored) }
+        } else {
+            tensor = Tensor(bytes: data, dtype: h.dtype, shape: stored)
+        }
+        if h.fortranOrder && h.shape.count > 1 {
+            tensor = tensor.permute(Array((0..<h.shape.count).reversed())).contiguous()
+        }
+        return tensor
     }
 
     static func parseHeader(_ bytes: UnsafeRawBufferPointer, source: String) throws -> Header {
@@ -90,20 +111,15 @@ public enum Npy {
             throw fail("malformed header: its keys are \(fields.keys.sorted()), expected [\"descr\", \"fortran_order\", \"shape\"]")
         }
 
-        guard case .string(let descr) = fields["descr"]!, let dtype = descrs.first(where: { $0.descr == descr })?.dtype else {
-            let found = fields["descr"]!
-            if case .string(let descr) = found, descr.hasPrefix(">"),
-               let little = descrs.first(where: { $0.descr.dropFirst() == descr.dropFirst() })?.descr
-            {
-                throw fail("big-endian arrays are not supported (descr: '\(descr)'); save with arr.astype('\(little)')")
-            }
+        // '>' is big-endian; '=' (native) and '|' (no order) spell the same dtypes on this little-endian host.
+        let found = fields["descr"]!
+        guard case .string(let descr) = found, let order = descr.first, "<>=|".contains(order),
+              let dtype = descrs.first(where: { $0.descr.dropFirst() == descr.dropFirst() })?.dtype
+        else {
             throw fail("unsupported dtype \(found); supported: " + descrs.map(\.descr).joined(separator: ", "))
         }
         guard case .bool(let fortran) = fields["fortran_order"]! else {
             throw fail("malformed header: fortran_order is \(fields["fortran_order"]!), expected True or False")
-        }
-        if fortran {
-            throw fail("Fortran-order arrays are not supported (fortran_order: True); save with np.ascontiguousarray")
         }
         let shapeField = fields["shape"]!
         guard case .tuple(let items) = shapeField else {
@@ -123,7 +139,7 @@ public enum Npy {
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { throw fail("shape \(shapeField) is too large") }
         return Header(descr: descr, dtype: dtype, shape: shape, dataOffset: preamble + headerLength,
-                      byteCount: byteCount)
+                      byteCount: byteCount, bigEndian: descr.first == ">", fortranOrder: fortran)
     }
 
     // MARK: writing

@@ -1,3 +1,4 @@
+import BrainData
 import Foundation
 
 /// Where the data is and which subjects train and test.
@@ -10,15 +11,15 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var betasDtype = "float32"
     /// Positional input: `raw` voxel indices (the reference) or `mm` through the NIfTI affine.
     public var coordinates = "raw"
-    /// Replace NaN/inf betas by 0 instead of stopping.
-    public var replaceNonFinite = false
+    /// NaN/inf betas: `error` stops naming the rows, `zero` replaces them by 0 and reports how many.
+    public var nanPolicy = NaNPolicy.error
     /// Batches prepared ahead of the training loop.
     public var prefetch = 4
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case root, trainSubjects = "train_subjects", testSubjects = "test_subjects", betasDtype = "betas_dtype"
-        case coordinates, replaceNonFinite = "replace_non_finite", prefetch
+        case coordinates, nanPolicy = "nan_policy", prefetch
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = DataConfig()
@@ -27,7 +28,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         testSubjects = try c.get(.testSubjects, d.testSubjects)
         betasDtype = try c.get(.betasDtype, d.betasDtype)
         coordinates = try c.get(.coordinates, d.coordinates)
-        replaceNonFinite = try c.get(.replaceNonFinite, d.replaceNonFinite)
+        nanPolicy = try c.get(.nanPolicy, d.nanPolicy)
         prefetch = try c.get(.prefetch, d.prefetch)
     }
     func validate() throws {

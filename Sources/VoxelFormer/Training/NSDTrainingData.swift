@@ -4,37 +4,105 @@ import Torch
 
 /// Serves training and test data from a data root in MindEye2's layout (real NSD or `voxelformer synth`
 /// output) through the data layer.
+///
+/// Every subject it serves is loaded and validated when it is made, so a broken subject (betas, mask,
+/// shards, NaN betas, a missing test shard) stops the command before any training, with an error naming
+/// the subject and the file; no subject is ever left out.
 public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     public let dataset: NSDDataset
     public let trainSubjects: [Int]
     public let testSubjects: [Int]
+    /// NaN/inf betas replaced by 0 per subject under `data.nan_policy=zero` (subjects with none left out).
+    public let replacedNonFinite: [Int: Int]
     let assembler: BatchAssembler
     let millimetres: Bool
+    let loaded: [Int: NSDSubject]
 
-    public init(config: DataConfig) throws {
+    /// - Parameters:
+    ///   - targetShape: the model's (clip_seq_dim, clip_emb_dim); the CLIP targets must match it.
+    ///   - loadTrainSubjects: false when only the test subjects are needed (evaluation); subjects only
+    ///     in data.train_subjects are then not loaded or served.
+    public init(config: DataConfig, targetShape: [Int]? = nil, loadTrainSubjects: Bool = true) throws {
         let dtype: DType = switch config.betasDtype {
         case "float16": .float16
         case "bfloat16": .bfloat16
         default: .float32
         }
+        for (key, list) in [("data.train_subjects", config.trainSubjects), ("data.test_subjects", config.testSubjects)] {
+            var seen = Set<Int>()
+            if let twice = list.first(where: { !seen.insert($0).inserted }) {
+                throw ConfigError("\(key): subject \(twice) is listed twice in \(list); list each subject once")
+            }
+        }
         dataset = try NSDDataset(root: URL(fileURLWithPath: config.root),
-                                 options: NSDOptions(betasDType: dtype, replaceNonFinite: config.replaceNonFinite))
+                                 options: NSDOptions(betasDType: dtype, nanPolicy: config.nanPolicy))
         for s in config.trainSubjects + config.testSubjects where !dataset.subjects.contains(s) {
             throw ConfigError("data.train_subjects/test_subjects: subject \(s) is not in \(config.root) "
                 + "(subjects present: \(dataset.subjects.map(String.init).joined(separator: ", ")))")
         }
-        trainSubjects = config.trainSubjects
+        trainSubjects = loadTrainSubjects ? config.trainSubjects : []
         testSubjects = config.testSubjects
         assembler = BatchAssembler(dataset: dataset)
         millimetres = config.coordinates == "mm"
+
+        if let targetShape { try Self.checkTargets(dataset, expected: targetShape) }
+        var loaded: [Int: NSDSubject] = [:]
+        for s in trainSubjects + testSubjects where loaded[s] == nil {
+            let role = testSubjects.contains(s) && !trainSubjects.contains(s) ? "data.test_subjects" : "data.train_subjects"
+            do {
+                if testSubjects.contains(s) && dataset.layout.testShard(s) == nil {
+                    throw DataError("\(dataset.layout.newTest(s).path): no such file (nor "
+                        + "\(dataset.layout.oldTest(s).path)); a test subject needs its test trials")
+                }
+                let subject = try dataset.subject(s)
+                if testSubjects.contains(s) {
+                    guard !subject.testTrials.isEmpty else {
+                        throw DataError("\(dataset.layout.testShard(s)!.path): no test trials")
+                    }
+                }
+                if trainSubjects.contains(s) && subject.trainTrials.isEmpty {
+                    throw DataError("\(dataset.layout.trainFolder(s).path): no training trials in the shards")
+                }
+                loaded[s] = subject
+            } catch let error as DataError {
+                throw DataError("subject \(s) (\(role)) cannot be loaded: \(error.message)")
+            }
+        }
+        self.loaded = loaded
+        replacedNonFinite = loaded.compactMapValues { $0.replacedNonFinite > 0 ? $0.replacedNonFinite : nil }
+    }
+
+    /// The targets file must hold (images, clip_seq_dim, clip_emb_dim) with at least one image.
+    static func checkTargets(_ dataset: NSDDataset, expected: [Int]) throws {
+        let (shape, file) = try dataset.targetsShape()
+        guard shape.count == 3, shape[0] > 0, Array(shape.dropFirst()) == expected else {
+            throw DataError("\(file.path): '\(NSDLayout.targetsKey)' has shape \(shape); the model expects (images, "
+                + "\(expected.map(String.init).joined(separator: ", "))) with at least one image "
+                + "(model.clip_seq_dim, model.clip_emb_dim)")
+        }
+    }
+
+    func subject(_ s: Int) throws -> NSDSubject {
+        guard let subject = loaded[s] else {
+            throw ConfigError("subject \(s) is not in data.train_subjects or data.test_subjects")
+        }
+        return subject
     }
 
     public func coordinates(subject: Int) throws -> Tensor {
-        let s = try dataset.subject(subject)
+        let s = try self.subject(subject)
         return millimetres ? s.millimetres : s.coordinates.to(.float32)
     }
 
-    public func trainTrialCount(subject: Int) -> Int { (try? dataset.subject(subject).trainTrials.count) ?? 0 }
+    /// Every served subject was loaded in `init` (test subjects too: the ridge baseline fits on their
+    /// train trials), so this cannot fail for one; any other subject is a programmer's mistake.
+    public func trainTrialCount(subject: Int) -> Int {
+        guard let s = loaded[subject] else {
+            preconditionFailure("trainTrialCount: subject \(subject) is in neither data.train_subjects "
+                + "\(trainSubjects) nor data.test_subjects \(testSubjects)")
+        }
+        return s.trainTrials.count
+    }
 
     public func trainBatch(subject: Int, trials: [Int]) throws -> (voxels: Tensor, targets: Tensor) {
         let b = try assembler.assemble(Batch(subject: subject, trials: trials))
@@ -42,7 +110,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     }
 
     public func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) {
-        let s = try dataset.subject(subject)
+        let s = try self.subject(subject)
         let b = try assembler.assemble(subject: subject, trials: s.testTrials)
         return (b.voxels, b.targets, b.images)
     }

@@ -45,9 +45,11 @@ for version, names in [((2, 0), ["f32", "bool", "i64"]), ((3, 0), ["f32"])]:
 # A header that fills a multiple of 64 bytes before padding: NumPy then pads 64 more, not 0.
 np.save(path("aligned.npy"), np.zeros((0, 1, 1, 1, 10, 10, 10, 10, 10, 10, 10, 10), dtype="<f4"))
 
-# .npy files we must refuse.
+# .npy layouts we convert on reading (more in generate_npy_layouts.py).
 np.save(path("fortran.npy"), np.asfortranarray(ARRAYS["f32"]))
 np.save(path("bigendian.npy"), ARRAYS["f32"].astype(">f4"))
+
+# .npy files we must refuse.
 np.save(path("complex.npy"), np.array([1 + 2j], dtype="<c8"))
 np.save(path("object.npy"), np.array([None], dtype=object), allow_pickle=True)
 
