@@ -21,8 +21,43 @@ private struct ReferenceStateDict: Decodable {
         #expect(ours.map(\.0) == reference.keys.map(\.key))
         #expect(ours.map(\.1) == reference.keys.map(\.shape))
         #expect(model.parameterCount == 39_742_464)
-        #expect(reference.num_parameters == 39_742_464)
-        #expect(model.brainDecoder.clipHead.parameterCount == 3_284_480)
+        #expect(model.parameterCount == reference.num_parameters)
+        // The array-valued head is a module of the tree, as the reference's nn.ModuleList is.
+        let clipHead = model.namedModules().first { $0.name == "brain_decoder.clip_head" }?.module
+        #expect(clipHead?.parameterCount == 3_284_480)
+        #expect(model.namedBuffers().isEmpty)
+    }
+
+    /// Every stored tensor or module of every layer is a parameter, a buffer or a module of the tree, so
+    /// none is left out of the optimiser or the checkpoint; with full and with kNN attention.
+    @Test func everyStoredTensorAndModuleIsInTheTree() {
+        for config in [Self.small, { var c = Self.small; c.fullAttention = false; return c }()] {
+            let model = VoxelFormerModel(config)
+            #expect(model.unreachableProperties() == [])
+        }
+    }
+
+    static let small: ModelConfig = {
+        var c = ModelConfig()
+        (c.encoderHiddenDim, c.decoderHiddenDim, c.clipSeqDim, c.clipEmbDim, c.tomeR) = (16, 24, 4, 8, 2)
+        return c
+    }()
+
+    @Test func dataParallelAndWrappedCheckpointsLoad() throws {
+        let source = VoxelFormerModel(Self.small), target = VoxelFormerModel(Self.small)
+        var foreign: [String: Tensor] = [:]
+        for (name, t) in source.stateDict() { foreign["module.model." + name] = t }
+        let report = try target.load(stateDict: foreign)
+        #expect(report.isClean, "\(report)")
+        #expect(target.brainDecoder.queries.toArray(Float.self) == source.brainDecoder.queries.toArray(Float.self))
+    }
+
+    @Test func aMisShapedWeightIsNamedByItsDottedKey() {
+        let model = VoxelFormerModel(Self.small)
+        var state = model.stateDict()
+        state["brain_encoder.blocks.nat_layers.1.attn.key_proj.weight"] = Tensor.zeros([16, 15])
+        let error = #expect(throws: Module.LoadError.self) { try model.load(stateDict: state) }
+        #expect(error?.description == "the weights do not fit the model:\nbrain_encoder.blocks.nat_layers.1.attn.key_proj.weight: expected shape [16, 16], found [16, 15]")
     }
 
     @Test func tomeWorkedExampleFromTheSpec() {

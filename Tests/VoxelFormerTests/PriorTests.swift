@@ -60,7 +60,23 @@ import Torch
         #expect(report.isClean)
         var broken = file
         broken["net.causal_transformer.layers.1.0.null_kv"] = Tensor.zeros([3, 40])
-        #expect(throws: Module.LoadError.self) { try DiffusionPrior(Self.small).load(stateDict: broken) }
+        let error = #expect(throws: Module.LoadError.self) { try DiffusionPrior(Self.small).load(stateDict: broken) }
+        #expect(error?.description == "the weights do not fit the model:\nnet.causal_transformer.layers.1.0.null_kv: expected shape [2, 40], found [3, 40]")
+    }
+
+    /// MindEye2's layout (and ours inside a training checkpoint) keeps the prior under `diffusion_prior.`.
+    @Test func checkpointPrefixesAreSanitized() throws {
+        let file = try Safetensors.read(Fixture.url("prior_weights.safetensors"))
+        for prefix in ["diffusion_prior.", "model.diffusion_prior.", "module.diffusion_prior."] {
+            let prior = DiffusionPrior(Self.small)
+            let report = try prior.load(stateDict: Dictionary(uniqueKeysWithValues: file.map { (prefix + $0.key, $0.value) }))
+            #expect(report.isClean, "\(prefix): \(report)")
+            #expect(prior.net.learnedQuery.toArray(Float.self) == file["net.learned_query"]!.toArray(Float.self))
+        }
+    }
+
+    @Test func everyStoredTensorAndModuleIsInTheTree() {
+        #expect(DiffusionPrior(Self.small).unreachableProperties() == [])
     }
 
     // MARK: forward pass and loss

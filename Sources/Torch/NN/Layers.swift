@@ -1,35 +1,35 @@
 /// `torch.nn.Linear`: y = x Wᵀ + b, W (out, in).
 public final class Linear: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor?
+    @ParameterInfo public var weight: Tensor
+    @ParameterInfo public var bias: Tensor?
 
     public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, dtype: DType = .float32) {
-        weight = Tensor.empty([outFeatures, inFeatures], dtype: dtype)
-        self.bias = bias ? Tensor.empty([outFeatures], dtype: dtype) : nil
+        let w = Tensor.empty([outFeatures, inFeatures], dtype: dtype)
+        let b = bias ? Tensor.empty([outFeatures], dtype: dtype) : nil
+        Init.pytorchDefault_(weight: w, bias: b)
+        weight = w
+        self.bias = b
         super.init()
-        Init.pytorchDefault_(weight: weight, bias: self.bias)
-        register(parameter: "weight", weight)
-        if let b = self.bias { register(parameter: "bias", b) }
     }
     public func callAsFunction(_ x: Tensor) -> Tensor { F.linear(x, weight: weight, bias: bias) }
 }
 
 /// `torch.nn.Conv1d` over (B, C_in, L); weight (C_out, C_in / groups, k).
 public final class Conv1d: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor?
+    @ParameterInfo public var weight: Tensor
+    @ParameterInfo public var bias: Tensor?
     public let stride: Int, padding: Int, dilation: Int, groups: Int
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 dilation: Int = 1, groups: Int = 1, bias: Bool = true)
     {
-        weight = Tensor.empty([outChannels, inChannels / groups, kernelSize])
-        self.bias = bias ? Tensor.empty([outChannels]) : nil
+        let w = Tensor.empty([outChannels, inChannels / groups, kernelSize])
+        let b = bias ? Tensor.empty([outChannels]) : nil
+        Init.pytorchDefault_(weight: w, bias: b)
+        weight = w
+        self.bias = b
         (self.stride, self.padding, self.dilation, self.groups) = (stride, padding, dilation, groups)
         super.init()
-        Init.pytorchDefault_(weight: weight, bias: self.bias)
-        register(parameter: "weight", weight)
-        if let b = self.bias { register(parameter: "bias", b) }
     }
     public func callAsFunction(_ x: Tensor) -> Tensor {
         F.conv1d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
@@ -38,21 +38,21 @@ public final class Conv1d: Module, UnaryLayer {
 
 /// `torch.nn.ConvTranspose1d`; weight (C_in, C_out / groups, k).
 public final class ConvTranspose1d: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor?
+    @ParameterInfo public var weight: Tensor
+    @ParameterInfo public var bias: Tensor?
     public let stride: Int, padding: Int, outputPadding: Int, groups: Int, dilation: Int
 
     public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
                 outputPadding: Int = 0, groups: Int = 1, bias: Bool = true, dilation: Int = 1)
     {
-        weight = Tensor.empty([inChannels, outChannels / groups, kernelSize])
-        self.bias = bias ? Tensor.empty([outChannels]) : nil
+        let w = Tensor.empty([inChannels, outChannels / groups, kernelSize])
+        let b = bias ? Tensor.empty([outChannels]) : nil
+        Init.pytorchDefault_(weight: w, bias: b)
+        weight = w
+        self.bias = b
         (self.stride, self.padding, self.outputPadding, self.groups, self.dilation) =
             (stride, padding, outputPadding, groups, dilation)
         super.init()
-        Init.pytorchDefault_(weight: weight, bias: self.bias)
-        register(parameter: "weight", weight)
-        if let b = self.bias { register(parameter: "bias", b) }
     }
     public func callAsFunction(_ x: Tensor) -> Tensor {
         F.convTranspose1d(x, weight: weight, bias: bias, stride: stride, padding: padding,
@@ -62,8 +62,8 @@ public final class ConvTranspose1d: Module, UnaryLayer {
 
 /// `torch.nn.LayerNorm` over the trailing `shape`.
 public final class LayerNorm: Module, UnaryLayer {
-    public let weight: Tensor?
-    public let bias: Tensor?
+    @ParameterInfo public var weight: Tensor?
+    @ParameterInfo public var bias: Tensor?
     public let shape: [Int]
     public let eps: Double
 
@@ -73,10 +73,6 @@ public final class LayerNorm: Module, UnaryLayer {
         weight = affine ? Tensor.ones(shape) : nil
         bias = affine ? Tensor.zeros(shape) : nil
         super.init()
-        if let weight, let bias {
-            register(parameter: "weight", weight)
-            register(parameter: "bias", bias)
-        }
     }
     public convenience init(_ dim: Int, eps: Double = 1e-5) { self.init([dim], eps: eps) }
     public func callAsFunction(_ x: Tensor) -> Tensor { F.layerNorm(x, shape, weight: weight, bias: bias, eps: eps) }
@@ -84,8 +80,8 @@ public final class LayerNorm: Module, UnaryLayer {
 
 /// `torch.nn.GroupNorm` over (B, C, ...).
 public final class GroupNorm: Module, UnaryLayer {
-    public let weight: Tensor
-    public let bias: Tensor
+    @ParameterInfo public var weight: Tensor
+    @ParameterInfo public var bias: Tensor
     public let groups: Int
     public let eps: Double
 
@@ -95,8 +91,6 @@ public final class GroupNorm: Module, UnaryLayer {
         weight = Tensor.ones([channels])
         bias = Tensor.zeros([channels])
         super.init()
-        register(parameter: "weight", weight)
-        register(parameter: "bias", bias)
     }
     public func callAsFunction(_ x: Tensor) -> Tensor { F.groupNorm(x, groups: groups, weight: weight, bias: bias, eps: eps) }
 }
@@ -113,11 +107,10 @@ public final class Dropout: Module, UnaryLayer {
 
 /// `torch.nn.Embedding`: rows of a (count, dim) table, initialised from a standard normal.
 public final class Embedding: Module {
-    public let weight: Tensor
+    @ParameterInfo public var weight: Tensor
     public init(_ count: Int, _ dim: Int) {
         weight = Tensor.randn([count, dim])
         super.init()
-        register(parameter: "weight", weight)
     }
     public func callAsFunction(_ indices: Tensor) -> Tensor { F.embedding(indices, weight: weight) }
 }

@@ -8,54 +8,85 @@ public protocol UnaryLayer: Module {
 /// A tree of layers with named parameters and buffers. Names are dotted exactly like a PyTorch
 /// `state_dict` (`layers.0.attn.q.weight`), so checkpoints move between the two without renaming.
 ///
-/// Subclasses create their tensors and children as stored properties, call `super.init()`, then register
-/// them in PyTorch's order with `register(parameter:)`, `register(buffer:)` and `register(module:)`.
+/// Subclasses declare their tensors and children as `@ParameterInfo`, `@BufferInfo` and `@ModuleInfo`
+/// properties (see ModuleInfo.swift), assign them, then call `super.init()`, which finds them by
+/// reflection once, in declaration order. Within a module PyTorch lists its own parameters before its
+/// children's, so only the order among parameters and among children matters.
 open class Module {
     public private(set) var training = true
-    private var ownParameters: [(name: String, tensor: Tensor)] = []
-    private var ownBuffers: [(name: String, tensor: Tensor)] = []
-    private var children: [(name: String, module: Module)] = []
+    private var tensorSlots: [(name: String, slot: TensorSlot)] = []
+    private var moduleSlots: [(name: String, slot: ModuleSlot)] = []
+    /// Children added at run time by `register(module:)`, after the declared ones.
+    private var registered: [(name: String, module: Module)] = []
 
-    public init() {}
-
-    // MARK: registration
-
-    /// Registers a trainable tensor under `name` and returns it (with `requiresGrad` set).
-    @discardableResult
-    public func register(parameter name: String, _ tensor: Tensor) -> Tensor {
-        precondition(!name.contains("."), "parameter names hold no dots: \(name)")
-        tensor.requiresGrad = true
-        ownParameters.append((name, tensor))
-        return tensor
+    public init() {
+        reflectSlots()
     }
-    /// Registers a non-trainable tensor that belongs to the state (`register_buffer`).
-    @discardableResult
-    public func register(buffer name: String, _ tensor: Tensor) -> Tensor {
-        ownBuffers.append((name, tensor))
-        return tensor
+
+    /// Collects the wrapped properties, a superclass's first (as `super().__init__()` registers first).
+    private func reflectSlots() {
+        var mirrors: [Mirror] = []
+        var mirror: Mirror? = Mirror(reflecting: self)
+        while let m = mirror, m.subjectType != Module.self {
+            mirrors.append(m)
+            mirror = m.superclassMirror
+        }
+        var names = Set<String>()
+        for m in mirrors.reversed() {
+            for child in m.children {
+                guard let label = child.label else { continue }
+                let property = label.hasPrefix("_") ? String(label.dropFirst()) : label
+                func name(_ key: String?, assigned: Bool) -> String {
+                    let name = key ?? property
+                    precondition(assigned, "\(m.subjectType).\(property) ('\(name)') was not assigned before super.init()")
+                    precondition(!name.isEmpty && !name.contains("."), "\(m.subjectType).\(property): a key holds no dots, got '\(name)'")
+                    precondition(names.insert(name).inserted, "\(m.subjectType): the key '\(name)' is declared twice")
+                    return name
+                }
+                if let slot = child.value as? TensorSlot {
+                    tensorSlots.append((name(slot.key, assigned: slot.isAssigned), slot))
+                } else if let slot = child.value as? ModuleSlot {
+                    moduleSlots.append((name(slot.key, assigned: slot.isAssigned), slot))
+                }
+            }
+        }
     }
+
+    /// Adds a child known only at run time (the index-named children of `Sequential` and `ModuleList`, a
+    /// trainer's union of models). Declared children need no call: use `@ModuleInfo`.
     @discardableResult
     public func register<M: Module>(module name: String, _ module: M) -> M {
-        children.append((name, module))
+        precondition(!name.contains("."), "module names hold no dots: \(name)")
+        registered.append((name, module))
         return module
     }
 
     // MARK: traversal
 
-    /// Every parameter with its dotted name, in registration order (depth first, like PyTorch).
+    private var ownParameters: [(name: String, tensor: Tensor)] {
+        tensorSlots.compactMap { s in s.slot.isParameter ? s.slot.tensor.map { (s.name, $0) } : nil }
+    }
+    private var ownBuffers: [(name: String, tensor: Tensor)] {
+        tensorSlots.compactMap { s in s.slot.isParameter ? nil : s.slot.tensor.map { (s.name, $0) } }
+    }
+    /// Direct children in PyTorch's order: declared, then registered.
+    public var namedChildren: [(name: String, module: Module)] {
+        moduleSlots.compactMap { s in s.slot.child.map { (s.name, $0) } } + registered
+    }
+
+    /// Every parameter with its dotted name: a module's own before its children's, depth first, like PyTorch.
     public func namedParameters(prefix: String = "") -> [(name: String, tensor: Tensor)] {
         ownParameters.map { (prefix + $0.name, $0.tensor) }
-            + children.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
+            + namedChildren.flatMap { $0.module.namedParameters(prefix: prefix + $0.name + ".") }
     }
     public func namedBuffers(prefix: String = "") -> [(name: String, tensor: Tensor)] {
         ownBuffers.map { (prefix + $0.name, $0.tensor) }
-            + children.flatMap { $0.module.namedBuffers(prefix: prefix + $0.name + ".") }
+            + namedChildren.flatMap { $0.module.namedBuffers(prefix: prefix + $0.name + ".") }
     }
     public func namedModules(prefix: String = "") -> [(name: String, module: Module)] {
         [(prefix.isEmpty ? "" : String(prefix.dropLast()), self)]
-            + children.flatMap { $0.module.namedModules(prefix: prefix + $0.name + ".") }
+            + namedChildren.flatMap { $0.module.namedModules(prefix: prefix + $0.name + ".") }
     }
-    public var namedChildren: [(name: String, module: Module)] { children }
     public func parameters() -> [Tensor] { namedParameters().map(\.tensor) }
     /// Parameters and buffers by name, like `state_dict()`.
     public func stateDict() -> [String: Tensor] {
@@ -69,11 +100,12 @@ open class Module {
     /// Switches this module and its children to training mode (dropout on) or evaluation mode.
     public func train(_ mode: Bool = true) {
         training = mode
-        for c in children { c.module.train(mode) }
+        for c in namedChildren { c.module.train(mode) }
     }
     public func eval() { train(false) }
 
     public func zeroGrad() { for p in parameters() { p.zeroGrad() } }
+
     // MARK: loading
 
     /// What `load(stateDict:)` found that did not fit.
@@ -97,18 +129,39 @@ open class Module {
         public var description: String { "the weights do not fit the model:\n\(report)" }
     }
 
+    /// Maps a foreign checkpoint's names to this module's; `load(stateDict:)` applies it after `rename`.
+    /// The default strips `module.` (DistributedDataParallel) and `model.` (a wrapper's attribute) prefixes
+    /// from keys that match one of ours only without them; other keys pass unchanged, so a stray one is
+    /// still reported as unexpected. Models override it for their own foreign layouts.
+    open func sanitize(weights: [String: Tensor]) -> [String: Tensor] {
+        let own = Set((namedParameters() + namedBuffers()).map(\.name))
+        var out: [String: Tensor] = [:]
+        for (key, value) in weights {
+            var name = key
+            while !own.contains(name), let prefix = ["module.", "model."].first(where: { name.hasPrefix($0) }) {
+                name.removeFirst(prefix.count)
+            }
+            // An exact key wins over a stripped one that lands on the same name.
+            if !own.contains(name) || weights[name] != nil && name != key { name = key }
+            out[name] = value
+        }
+        return out
+    }
+
     /// Copies `tensors` into this module's parameters and buffers by name (values are converted to each
-    /// parameter's dtype). `rename` maps a foreign key to ours, or nil to drop it. With `strict`, any
-    /// missing, unexpected or mis-shaped key throws `LoadError` and nothing is copied.
+    /// parameter's dtype). `rename` maps a foreign key to ours, or nil to drop it; `sanitize(weights:)`
+    /// runs next. With `strict`, any missing, unexpected or mis-shaped key throws `LoadError` naming the
+    /// dotted keys, and nothing is copied.
     @discardableResult
     public func load(stateDict tensors: [String: Tensor], strict: Bool = true,
                      rename: ((String) -> String?)? = nil) throws -> LoadReport
     {
-        var incoming: [String: Tensor] = [:]
+        var renamed: [String: Tensor] = [:]
         for (key, value) in tensors {
             guard let name = rename.map({ $0(key) }) ?? key else { continue }
-            incoming[name] = value
+            renamed[name] = value
         }
+        var incoming = sanitize(weights: renamed)
         var report = LoadReport()
         let own = namedParameters() + namedBuffers()
         var matched: [(Tensor, Tensor)] = []

@@ -2,29 +2,28 @@ import Torch
 
 /// The layer stack; its only child is `nat_layers` (the reference's `TomerBlock`).
 public final class EncoderBlocks: Module {
-    public let natLayers: ModuleList<EncoderLayer>
+    @ModuleInfo(key: "nat_layers") public var natLayers: [EncoderLayer]
     public init(_ layers: [EncoderLayer]) {
-        natLayers = ModuleList(layers)
+        _natLayers.wrappedValue = layers
         super.init()
-        register(module: "nat_layers", natLayers)
     }
 }
 
 /// The Token-Merging Transformer encoder (the reference's `Tomer`): tokenizer, dropout, + SIREN code,
 /// encoder layers. Names: `embed_layer`, `pos_embed`, `blocks.nat_layers.{i}`.
 public final class BrainEncoder: Module {
-    public let embedLayer: VoxelTokenizer
-    public let posEmbed: SirenPositionalEmbedding
-    public let posDrop: Dropout
-    public let blocks: EncoderBlocks
+    @ModuleInfo(key: "embed_layer") public var embedLayer: VoxelTokenizer
+    @ModuleInfo(key: "pos_drop") public var posDrop: Dropout
+    @ModuleInfo(key: "pos_embed") public var posEmbed: SirenPositionalEmbedding
+    @ModuleInfo public var blocks: EncoderBlocks
     public let config: ModelConfig
 
     public init(_ config: ModelConfig) {
         self.config = config
         let c = config.encoderHiddenDim
-        embedLayer = VoxelTokenizer(width: c)
-        posEmbed = SirenPositionalEmbedding(width: c, omega0: config.sirenOmega0)
-        posDrop = Dropout(config.drop)
+        _embedLayer.wrappedValue = VoxelTokenizer(width: c)
+        _posEmbed.wrappedValue = SirenPositionalEmbedding(width: c, omega0: config.sirenOmega0)
+        _posDrop.wrappedValue = Dropout(config.drop)
         let depth = config.natDepth
         let layers = (0..<depth).map { i in
             EncoderLayer(
@@ -35,10 +34,6 @@ public final class BrainEncoder: Module {
         }
         blocks = EncoderBlocks(layers)
         super.init()
-        register(module: "embed_layer", embedLayer)
-        register(module: "pos_drop", posDrop)
-        register(module: "pos_embed", posEmbed)
-        register(module: "blocks", blocks)
         // The reference re-initialises every Linear of the encoder (SIREN included): trunc-normal(0.02), bias 0.
         for (name, p) in namedParameters() where !name.hasPrefix("embed_layer.") {
             if name.hasSuffix("weight") && p.ndim == 2 { Init.truncNormal_(p, std: 0.02) }

@@ -5,21 +5,20 @@ import Torch
 /// Also returns ToMe's metric: the keys averaged over heads, (B, N, C/heads).
 /// Names: `query_proj`, `key_proj`, `value_proj` (the reference's `FullAttention`).
 public final class EncoderAttention: Module {
-    public let queryProj: Linear, keyProj: Linear, valueProj: Linear
+    @ModuleInfo(key: "query_proj") public var queryProj: Linear
+    @ModuleInfo(key: "key_proj") public var keyProj: Linear
+    @ModuleInfo(key: "value_proj") public var valueProj: Linear
     public let heads: Int
     /// nil: full attention.
     public let neighbors: Int?
 
     public init(width: Int, heads: Int, neighbors: Int? = nil) {
-        queryProj = Linear(width, width, bias: false)
-        keyProj = Linear(width, width, bias: false)
-        valueProj = Linear(width, width, bias: false)
+        _queryProj.wrappedValue = Linear(width, width, bias: false)
+        _keyProj.wrappedValue = Linear(width, width, bias: false)
+        _valueProj.wrappedValue = Linear(width, width, bias: false)
         self.heads = heads
         self.neighbors = neighbors
         super.init()
-        register(module: "query_proj", queryProj)
-        register(module: "key_proj", keyProj)
-        register(module: "value_proj", valueProj)
     }
 
     /// x (B, N, C); `positions` (B, N, P) or (N, P) for kNN; `logSizes` (B, N) adds log(size) to the logits

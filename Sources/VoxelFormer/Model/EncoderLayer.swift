@@ -3,17 +3,15 @@ import Torch
 /// The SwiGLU feed-forward: fc1 C -> 2·hidden, silu(a) * b, dropout, fc2 hidden -> C, dropout.
 /// Names: `fc1`, `fc2`.
 public final class SwiGLU: Module, UnaryLayer {
-    public let fc1: Linear, fc2: Linear
-    public let dropout: Dropout
+    @ModuleInfo public var fc1: Linear
+    @ModuleInfo public var fc2: Linear
+    @ModuleInfo(key: "drop") public var dropout: Dropout
 
     public init(width: Int, hidden: Int, drop: Double) {
         fc1 = Linear(width, 2 * hidden)
         fc2 = Linear(hidden, width)
-        dropout = Dropout(drop)
+        _dropout.wrappedValue = Dropout(drop)
         super.init()
-        register(module: "fc1", fc1)
-        register(module: "fc2", fc2)
-        register(module: "drop", dropout)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -35,10 +33,12 @@ public func dropPath(_ x: Tensor, p: Double, training: Bool) -> Tensor {
 /// One encoder layer: pre-norm attention with LayerScale and DropPath, ToMe merging between attention and
 /// the SwiGLU MLP. Names: `gamma_1`, `gamma_2`, `norm1`, `attn`, `norm2`, `mlp` (the reference's `TomerLayer`).
 public final class EncoderLayer: Module {
-    public let gamma1: Tensor, gamma2: Tensor
-    public let norm1: LayerNorm, norm2: LayerNorm
-    public let attn: EncoderAttention
-    public let mlp: SwiGLU
+    @ParameterInfo(key: "gamma_1") public var gamma1: Tensor
+    @ParameterInfo(key: "gamma_2") public var gamma2: Tensor
+    @ModuleInfo public var norm1: LayerNorm
+    @ModuleInfo public var attn: EncoderAttention
+    @ModuleInfo public var norm2: LayerNorm
+    @ModuleInfo public var mlp: SwiGLU
     public let dropPathRate: Double
     public let tomeR: Int
     /// kNN attention: layer 0 measures distance on coordinates, later layers on the last features.
@@ -48,8 +48,8 @@ public final class EncoderLayer: Module {
     public init(width: Int, heads: Int, neighbors: Int?, mlpRatio: Double = 4, drop: Double, dropPath: Double,
                 tomeR: Int, layerScale: Double = 1e-6, usesCoordinates: Bool, lastNFeatures: Int)
     {
-        gamma1 = Tensor.full([width], layerScale)
-        gamma2 = Tensor.full([width], layerScale)
+        _gamma1.wrappedValue = Tensor.full([width], layerScale)
+        _gamma2.wrappedValue = Tensor.full([width], layerScale)
         norm1 = LayerNorm(width)
         attn = EncoderAttention(width: width, heads: heads, neighbors: neighbors)
         norm2 = LayerNorm(width)
@@ -59,12 +59,6 @@ public final class EncoderLayer: Module {
         self.usesCoordinates = usesCoordinates
         self.lastNFeatures = lastNFeatures
         super.init()
-        register(parameter: "gamma_1", gamma1)
-        register(parameter: "gamma_2", gamma2)
-        register(module: "norm1", norm1)
-        register(module: "attn", attn)
-        register(module: "norm2", norm2)
-        register(module: "mlp", mlp)
     }
 
     /// x (B, N, C), coords (V, 3) used by kNN layer 0, sizes (B, N, 1) when carried.

@@ -3,7 +3,9 @@ import Torch
 /// BERT-style multi-head attention with biased q, k, v and no output projection; cross-attention when
 /// `context` is given. Names: `query`, `key`, `value`.
 public final class QFormerAttention: Module {
-    public let query: Linear, key: Linear, value: Linear
+    @ModuleInfo public var query: Linear
+    @ModuleInfo public var key: Linear
+    @ModuleInfo public var value: Linear
     public let heads: Int
     public let attentionDropout: Double
 
@@ -14,9 +16,6 @@ public final class QFormerAttention: Module {
         self.heads = heads
         attentionDropout = dropout
         super.init()
-        register(module: "query", query)
-        register(module: "key", key)
-        register(module: "value", value)
     }
 
     /// x (B, Q, H), context (B, N, H) -> (B, Q, H)
@@ -35,18 +34,15 @@ public final class QFormerAttention: Module {
 
 /// `LN(residual + Dropout(Linear(x)))`, LayerNorm eps 1e-6. Names: `dense`, `LayerNorm`.
 public final class ResidualProjection: Module {
-    public let dense: Linear
-    public let layerNorm: LayerNorm
-    public let dropout: Dropout
+    @ModuleInfo public var dense: Linear
+    @ModuleInfo(key: "LayerNorm") public var layerNorm: LayerNorm
+    @ModuleInfo public var dropout: Dropout
 
     public init(width: Int, dropout: Double) {
         dense = Linear(width, width)
-        layerNorm = LayerNorm(width, eps: 1e-6)
+        _layerNorm.wrappedValue = LayerNorm(width, eps: 1e-6)
         self.dropout = Dropout(dropout)
         super.init()
-        register(module: "dense", dense)
-        register(module: "LayerNorm", layerNorm)
-        register(module: "dropout", self.dropout)
     }
 
     public func callAsFunction(_ x: Tensor, residual: Tensor) -> Tensor { layerNorm(dropout(dense(x)) + residual) }
@@ -57,19 +53,17 @@ public final class ResidualProjection: Module {
 /// Cross-attention to the encoder tokens, then self-attention, each post-norm with a residual; no
 /// feed-forward. Names: `cross_attn`, `projector_1`, `self_attn`, `projector_2`.
 public final class QFormerBlock: Module {
-    public let crossAttn: QFormerAttention, selfAttn: QFormerAttention
-    public let projector1: ResidualProjection, projector2: ResidualProjection
+    @ModuleInfo(key: "cross_attn") public var crossAttn: QFormerAttention
+    @ModuleInfo(key: "projector_1") public var projector1: ResidualProjection
+    @ModuleInfo(key: "self_attn") public var selfAttn: QFormerAttention
+    @ModuleInfo(key: "projector_2") public var projector2: ResidualProjection
 
     public init(width: Int, heads: Int, dropout: Double) {
-        crossAttn = QFormerAttention(width: width, contextWidth: width, heads: heads, dropout: dropout)
-        projector1 = ResidualProjection(width: width, dropout: dropout)
-        selfAttn = QFormerAttention(width: width, heads: heads, dropout: dropout)
-        projector2 = ResidualProjection(width: width, dropout: dropout)
+        _crossAttn.wrappedValue = QFormerAttention(width: width, contextWidth: width, heads: heads, dropout: dropout)
+        _projector1.wrappedValue = ResidualProjection(width: width, dropout: dropout)
+        _selfAttn.wrappedValue = QFormerAttention(width: width, heads: heads, dropout: dropout)
+        _projector2.wrappedValue = ResidualProjection(width: width, dropout: dropout)
         super.init()
-        register(module: "cross_attn", crossAttn)
-        register(module: "projector_1", projector1)
-        register(module: "self_attn", selfAttn)
-        register(module: "projector_2", projector2)
     }
 
     /// queries (B, Q, H), tokens (B, N, H) -> (B, Q, H)
@@ -82,33 +76,27 @@ public final class QFormerBlock: Module {
 /// The Q-Former decoder and its heads (the reference's `BrainDecoder`). Names: `queries`,
 /// `attention_blocks.{i}`, `backbone_head.{0,1}`, `backbone_proj`, `clip_head.{0,1}`, `clip_proj`.
 public final class QFormerDecoder: Module {
-    public let queries: Tensor
-    public let attentionBlocks: ModuleList<QFormerBlock>
-    public let backboneHead: ModuleList<ResidualProjection>
-    public let backboneProj: Linear
-    public let clipHead: ModuleList<ResidualProjection>
-    public let clipProj: Linear
+    @ParameterInfo public var queries: Tensor
+    @ModuleInfo(key: "attention_blocks") public var attentionBlocks: [QFormerBlock]
+    @ModuleInfo(key: "backbone_head") public var backboneHead: [ResidualProjection]
+    @ModuleInfo(key: "backbone_proj") public var backboneProj: Linear
+    @ModuleInfo(key: "clip_head") public var clipHead: [ResidualProjection]
+    @ModuleInfo(key: "clip_proj") public var clipProj: Linear
     public let clipThroughHead: Bool
 
     public init(_ config: ModelConfig) {
         let h = config.decoderHiddenDim
         queries = Tensor.randn([1, config.clipSeqDim, h])
-        attentionBlocks = ModuleList((0..<config.nBlocksDecoder).map { _ in
+        _attentionBlocks.wrappedValue = (0..<config.nBlocksDecoder).map { _ in
             QFormerBlock(width: h, heads: config.numHeads, dropout: config.drop)
-        })
+        }
         // The heads keep the reference's fixed dropout of 0.1.
-        backboneHead = ModuleList([ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)])
-        backboneProj = Linear(h, config.clipEmbDim)
-        clipHead = ModuleList([ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)])
-        clipProj = Linear(h, config.clipEmbDim)
+        _backboneHead.wrappedValue = [ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)]
+        _backboneProj.wrappedValue = Linear(h, config.clipEmbDim)
+        _clipHead.wrappedValue = [ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)]
+        _clipProj.wrappedValue = Linear(h, config.clipEmbDim)
         clipThroughHead = config.clipThroughHead
         super.init()
-        register(parameter: "queries", queries)
-        register(module: "attention_blocks", attentionBlocks)
-        register(module: "backbone_head", backboneHead)
-        register(module: "backbone_proj", backboneProj)
-        register(module: "clip_head", clipHead)
-        register(module: "clip_proj", clipProj)
     }
 
     /// tokens (B, N, H) -> backbone (B, Q, E), clip_voxels (B, Q, E)

@@ -3,15 +3,13 @@ import Torch
 /// Voxel values to tokens: two 1x1 convolutions (no activation between), then LayerNorm.
 /// Names: `proj.0`, `proj.1`, `norm` (the reference's `ConvTokenizer1D`).
 public final class VoxelTokenizer: Module {
-    public let proj: Sequential
-    public let norm: LayerNorm
+    @ModuleInfo public var proj: Sequential
+    @ModuleInfo public var norm: LayerNorm
 
     public init(width: Int) {
         proj = Sequential(Conv1d(1, width / 2, kernelSize: 1), Conv1d(width / 2, width, kernelSize: 1))
         norm = LayerNorm(width)
         super.init()
-        register(module: "proj", proj)
-        register(module: "norm", norm)
     }
 
     /// (B, 1, V) -> (B, V, C)
@@ -22,14 +20,13 @@ public final class VoxelTokenizer: Module {
 
 /// The SIREN positional code: sin(omega0 · Linear(3, C)(coords)). Name: `linear`.
 public final class SirenPositionalEmbedding: Module {
-    public let linear: Linear
+    @ModuleInfo public var linear: Linear
     public let omega0: Double
 
     public init(width: Int, coordinateDim: Int = 3, omega0: Double = 30) {
         linear = Linear(coordinateDim, width)
         self.omega0 = omega0
         super.init()
-        register(module: "linear", linear)
     }
 
     /// (V, 3) or (B, V, 3) -> (V, C) or (B, V, C)

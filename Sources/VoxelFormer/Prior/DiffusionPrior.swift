@@ -2,20 +2,31 @@ import Torch
 
 /// MindEye2's diffusion prior (`BrainDiffusionPrior` on DALL-E 2's `DiffusionPrior`): a denoiser that
 /// predicts the clean CLIP target tokens from the brain backbone's tokens and a noisy copy of the target.
-/// Children are `noise_scheduler` and `net`, so a checkpoint's `diffusion_prior.*` entries load with the
-/// `diffusion_prior.` prefix removed.
+/// Children are `noise_scheduler` and `net`; `sanitize(weights:)` maps a checkpoint's `diffusion_prior.*`
+/// entries onto them.
 public final class DiffusionPrior: Module {
     public let config: PriorConfig
-    public let noiseScheduler: DiffusionSchedule
-    public let net: PriorNetwork
+    @ModuleInfo(key: "noise_scheduler") public var noiseScheduler: DiffusionSchedule
+    @ModuleInfo public var net: PriorNetwork
 
     public init(_ config: PriorConfig = PriorConfig()) {
         self.config = config
-        noiseScheduler = DiffusionSchedule(timesteps: config.timesteps)
+        _noiseScheduler.wrappedValue = DiffusionSchedule(timesteps: config.timesteps)
         net = PriorNetwork(config)
         super.init()
-        register(module: "noise_scheduler", noiseScheduler)
-        register(module: "net", net)
+    }
+
+    /// MindEye2 keeps the prior under `diffusion_prior.` beside the brain model (so do our training
+    /// checkpoints, under `model.`); such keys load here with those prefixes removed.
+    override public func sanitize(weights: [String: Tensor]) -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        for (key, value) in weights {
+            var rest = Substring(key)
+            for wrapper in ["module.", "model."] where rest.hasPrefix(wrapper) { rest = rest.dropFirst(wrapper.count) }
+            let prefix = "diffusion_prior."
+            out[rest.hasPrefix(prefix) ? String(rest.dropFirst(prefix.count)) : key] = value
+        }
+        return super.sanitize(weights: out)
     }
 
     /// The parameter count PyTorch reports (`sum(p.numel() for p in prior.parameters())`): the trainable

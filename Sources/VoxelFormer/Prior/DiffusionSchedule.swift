@@ -6,21 +6,21 @@ import Torch
 /// so a checkpoint's `noise_scheduler.*` entries load one to one.
 public final class DiffusionSchedule: Module {
     public let timesteps: Int
-    public let betas: Tensor
-    public let alphasCumprod: Tensor
+    @BufferInfo public var betas: Tensor
+    @BufferInfo(key: "alphas_cumprod") public var alphasCumprod: Tensor
     /// `alphas_cumprod` shifted right by one, starting at 1.
-    public let alphasCumprodPrev: Tensor
-    public let sqrtAlphasCumprod: Tensor
-    public let sqrtOneMinusAlphasCumprod: Tensor
-    public let logOneMinusAlphasCumprod: Tensor
-    public let sqrtRecipAlphasCumprod: Tensor
-    public let sqrtRecipm1AlphasCumprod: Tensor
-    public let posteriorVariance: Tensor
-    public let posteriorLogVarianceClipped: Tensor
-    public let posteriorMeanCoef1: Tensor
-    public let posteriorMeanCoef2: Tensor
+    @BufferInfo(key: "alphas_cumprod_prev") public var alphasCumprodPrev: Tensor
+    @BufferInfo(key: "sqrt_alphas_cumprod") public var sqrtAlphasCumprod: Tensor
+    @BufferInfo(key: "sqrt_one_minus_alphas_cumprod") public var sqrtOneMinusAlphasCumprod: Tensor
+    @BufferInfo(key: "log_one_minus_alphas_cumprod") public var logOneMinusAlphasCumprod: Tensor
+    @BufferInfo(key: "sqrt_recip_alphas_cumprod") public var sqrtRecipAlphasCumprod: Tensor
+    @BufferInfo(key: "sqrt_recipm1_alphas_cumprod") public var sqrtRecipm1AlphasCumprod: Tensor
+    @BufferInfo(key: "posterior_variance") public var posteriorVariance: Tensor
+    @BufferInfo(key: "posterior_log_variance_clipped") public var posteriorLogVarianceClipped: Tensor
+    @BufferInfo(key: "posterior_mean_coef1") public var posteriorMeanCoef1: Tensor
+    @BufferInfo(key: "posterior_mean_coef2") public var posteriorMeanCoef2: Tensor
     /// All ones (p2 reweighting off); kept because the reference's state dict holds it.
-    public let p2LossWeight: Tensor
+    @BufferInfo(key: "p2_loss_weight") public var p2LossWeight: Tensor
 
     /// Nichol & Dhariwal's cosine schedule: `f(t) = cos²((t/T + s)/(1 + s) · π/2)`,
     /// `beta_t = 1 - f(t+1)/f(t)`, clipped to [0, 0.999].
@@ -45,33 +45,20 @@ public final class DiffusionSchedule: Module {
         let indices = Array(0..<timesteps)
         func buffer(_ f: (Int) -> Double) -> Tensor { Tensor(indices.map(f)).to(.float32) }
         betas = buffer { b[$0] }
-        alphasCumprod = buffer { ac[$0] }
-        alphasCumprodPrev = buffer { prev[$0] }
-        sqrtAlphasCumprod = buffer { ac[$0].squareRoot() }
-        sqrtOneMinusAlphasCumprod = buffer { (1 - ac[$0]).squareRoot() }
-        logOneMinusAlphasCumprod = buffer { Foundation.log(1 - ac[$0]) }
-        sqrtRecipAlphasCumprod = buffer { (1 / ac[$0]).squareRoot() }
-        sqrtRecipm1AlphasCumprod = buffer { (1 / ac[$0] - 1).squareRoot() }
+        _alphasCumprod.wrappedValue = buffer { ac[$0] }
+        _alphasCumprodPrev.wrappedValue = buffer { prev[$0] }
+        _sqrtAlphasCumprod.wrappedValue = buffer { ac[$0].squareRoot() }
+        _sqrtOneMinusAlphasCumprod.wrappedValue = buffer { (1 - ac[$0]).squareRoot() }
+        _logOneMinusAlphasCumprod.wrappedValue = buffer { Foundation.log(1 - ac[$0]) }
+        _sqrtRecipAlphasCumprod.wrappedValue = buffer { (1 / ac[$0]).squareRoot() }
+        _sqrtRecipm1AlphasCumprod.wrappedValue = buffer { (1 / ac[$0] - 1).squareRoot() }
         let variance = indices.map { b[$0] * (1 - prev[$0]) / (1 - ac[$0]) }
-        posteriorVariance = buffer { variance[$0] }
-        posteriorLogVarianceClipped = buffer { Foundation.log(Swift.max(variance[$0], 1e-20)) }
-        posteriorMeanCoef1 = buffer { b[$0] * prev[$0].squareRoot() / (1 - ac[$0]) }
-        posteriorMeanCoef2 = buffer { (1 - prev[$0]) * (1 - b[$0]).squareRoot() / (1 - ac[$0]) }
-        p2LossWeight = buffer { _ in 1 }
+        _posteriorVariance.wrappedValue = buffer { variance[$0] }
+        _posteriorLogVarianceClipped.wrappedValue = buffer { Foundation.log(Swift.max(variance[$0], 1e-20)) }
+        _posteriorMeanCoef1.wrappedValue = buffer { b[$0] * prev[$0].squareRoot() / (1 - ac[$0]) }
+        _posteriorMeanCoef2.wrappedValue = buffer { (1 - prev[$0]) * (1 - b[$0]).squareRoot() / (1 - ac[$0]) }
+        _p2LossWeight.wrappedValue = buffer { _ in 1 }
         super.init()
-        for (name, t) in [("betas", betas), ("alphas_cumprod", alphasCumprod), ("alphas_cumprod_prev", alphasCumprodPrev),
-                          ("sqrt_alphas_cumprod", sqrtAlphasCumprod),
-                          ("sqrt_one_minus_alphas_cumprod", sqrtOneMinusAlphasCumprod),
-                          ("log_one_minus_alphas_cumprod", logOneMinusAlphasCumprod),
-                          ("sqrt_recip_alphas_cumprod", sqrtRecipAlphasCumprod),
-                          ("sqrt_recipm1_alphas_cumprod", sqrtRecipm1AlphasCumprod),
-                          ("posterior_variance", posteriorVariance),
-                          ("posterior_log_variance_clipped", posteriorLogVarianceClipped),
-                          ("posterior_mean_coef1", posteriorMeanCoef1), ("posterior_mean_coef2", posteriorMeanCoef2),
-                          ("p2_loss_weight", p2LossWeight)]
-        {
-            register(buffer: name, t)
-        }
     }
 
     /// `a[t]` per sample, shaped to broadcast against `x`: (B) -> (B, 1, ..., 1).

@@ -3,7 +3,7 @@ import Torch
 /// The prior's layer norm: a gain `g` and no bias. `stable` first divides each row by its maximum (for
 /// half precision), as the reference's final norm does. eps is 1e-5 in float32 and 1e-3 otherwise.
 public final class PriorLayerNorm: Module, UnaryLayer {
-    public let g: Tensor
+    @ParameterInfo public var g: Tensor
     public let stable: Bool
     public let eps: Double
     public let halfPrecisionEps: Double
@@ -14,7 +14,6 @@ public final class PriorLayerNorm: Module, UnaryLayer {
         self.eps = eps
         self.halfPrecisionEps = halfPrecisionEps
         super.init()
-        register(parameter: "g", g)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
@@ -33,32 +32,27 @@ public final class PriorAttention: Module {
     public let causal: Bool
     /// The cosine similarity is multiplied by this (the reference's `cosine_sim_scale`).
     public let cosineSimScale = 16.0
-    public let norm: PriorLayerNorm
+    @ModuleInfo public var norm: PriorLayerNorm
     /// (2, dimHead): the null key, then the null value.
-    public let nullKV: Tensor
-    public let toQ: Linear
-    public let toKV: Linear
-    public let rotary: RotaryEmbedding?
+    @ParameterInfo(key: "null_kv") public var nullKV: Tensor
+    @ModuleInfo(key: "to_q") public var toQ: Linear
+    @ModuleInfo(key: "to_kv") public var toKV: Linear
+    /// Shared by every layer of the transformer; each lists its `freqs`, as PyTorch does.
+    @ModuleInfo(key: "rotary_emb") public var rotary: RotaryEmbedding?
     /// Linear(heads·dimHead, dim, no bias), then PriorLayerNorm(dim).
-    public let toOut: Sequential
+    @ModuleInfo(key: "to_out") public var toOut: Sequential
 
     public init(dim: Int, dimHead: Int, heads: Int, causal: Bool = false, rotary: RotaryEmbedding?) {
         self.heads = heads
         self.dimHead = dimHead
         self.causal = causal
         norm = PriorLayerNorm(dim)
-        nullKV = Tensor.randn([2, dimHead])
-        toQ = Linear(dim, heads * dimHead, bias: false)
-        toKV = Linear(dim, 2 * dimHead, bias: false)
-        self.rotary = rotary
-        toOut = Sequential(Linear(heads * dimHead, dim, bias: false), PriorLayerNorm(dim))
+        _nullKV.wrappedValue = Tensor.randn([2, dimHead])
+        _toQ.wrappedValue = Linear(dim, heads * dimHead, bias: false)
+        _toKV.wrappedValue = Linear(dim, 2 * dimHead, bias: false)
+        _rotary.wrappedValue = rotary
+        _toOut.wrappedValue = Sequential(Linear(heads * dimHead, dim, bias: false), PriorLayerNorm(dim))
         super.init()
-        register(parameter: "null_kv", nullKV)
-        register(module: "norm", norm)
-        register(module: "to_q", toQ)
-        register(module: "to_kv", toKV)
-        if let rotary { register(module: "rotary_emb", rotary) }
-        register(module: "to_out", toOut)
     }
 
     /// `x` (B, N, dim) and `bias` (heads, N, N + 1) -> (B, N, dim).

@@ -4,7 +4,7 @@ import Torch
 /// The time MLP of the prior: Linear(dim, 2·dim), SiLU, Linear(2·dim, 2·dim), SiLU, Linear(2·dim, dim),
 /// under the names of the reference's `MLP` (`net.0.0`, `net.1.0`, `net.2`).
 public final class TimeMLP: Module, UnaryLayer {
-    public let net: Sequential
+    @ModuleInfo public var net: Sequential
 
     public init(_ dim: Int, expansion: Int = 2) {
         let hidden = expansion * dim
@@ -13,7 +13,6 @@ public final class TimeMLP: Module, UnaryLayer {
             Sequential(Linear(hidden, hidden), Lambda { $0.silu() }),
             Linear(hidden, dim))
         super.init()
-        register(module: "net", net)
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { net(x.to(.float32)) }
@@ -37,32 +36,28 @@ public func sinusoidalTimeEmbedding(_ t: Tensor, dim: Int) -> Tensor {
 public final class PriorNetwork: Module {
     public let config: PriorConfig
     /// Sinusoidal embedding then `TimeMLP`, one token: (B) -> (B, 1, dim).
-    public let toTimeEmbeds: Sequential
+    @ModuleInfo(key: "to_time_embeds") public var toTimeEmbeds: Sequential
     /// (T, dim), added to the noisy target tokens ("pos_emb" mode).
-    public let learnedQuery: Tensor
-    public let causalTransformer: PriorTransformer
+    @ParameterInfo(key: "learned_query") public var learnedQuery: Tensor
+    @ModuleInfo(key: "causal_transformer") public var causalTransformer: PriorTransformer
     /// (T, dim)
-    public let nullBrainEmbeds: Tensor
+    @ParameterInfo(key: "null_brain_embeds") public var nullBrainEmbeds: Tensor
     /// (T, dim)
-    public let nullImageEmbed: Tensor
+    @ParameterInfo(key: "null_image_embed") public var nullImageEmbed: Tensor
 
     public init(_ config: PriorConfig) {
         self.config = config
         let dim = config.dim
-        toTimeEmbeds = Sequential(
+        _toTimeEmbeds.wrappedValue = Sequential(
             Sequential(Lambda { sinusoidalTimeEmbedding($0, dim: dim) }, TimeMLP(dim)),
             Lambda { $0.unsqueeze(1) })
-        learnedQuery = Tensor.randn([config.numTokens, dim]) * (1 / Double(dim).squareRoot())
-        causalTransformer = PriorTransformer(dim: dim, depth: config.depth, dimHead: config.dimHead,
-                                             heads: config.heads, ffMult: config.ffMult, causal: config.causal)
-        nullBrainEmbeds = Tensor.randn([config.numTokens, dim])
-        nullImageEmbed = Tensor.randn([config.numTokens, dim])
+        _learnedQuery.wrappedValue = Tensor.randn([config.numTokens, dim]) * (1 / Double(dim).squareRoot())
+        _causalTransformer.wrappedValue = PriorTransformer(
+            dim: dim, depth: config.depth, dimHead: config.dimHead, heads: config.heads, ffMult: config.ffMult,
+            causal: config.causal)
+        _nullBrainEmbeds.wrappedValue = Tensor.randn([config.numTokens, dim])
+        _nullImageEmbed.wrappedValue = Tensor.randn([config.numTokens, dim])
         super.init()
-        register(parameter: "learned_query", learnedQuery)
-        register(parameter: "null_brain_embeds", nullBrainEmbeds)
-        register(parameter: "null_image_embed", nullImageEmbed)
-        register(module: "to_time_embeds", toTimeEmbeds)
-        register(module: "causal_transformer", causalTransformer)
     }
 
     /// Which samples keep their input, (B, 1, 1) bool: all for p = 0, none for p = 1, else a uniform draw

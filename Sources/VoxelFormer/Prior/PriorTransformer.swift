@@ -3,15 +3,15 @@ import Torch
 /// One pre-norm block of the prior: `x + attn(x)`, then `x + ff(x)`. Children "0" and "1" as in the
 /// reference's `nn.ModuleList([attention, feed_forward])`.
 public final class PriorTransformerLayer: Module {
-    public let attention: PriorAttention
+    @ModuleInfo(key: "0") public var attention: PriorAttention
     /// LayerNorm, Linear(dim, 2·inner, no bias), SwiGLU, (identity), (dropout), Linear(inner, dim, no bias):
     /// indices 0..5 as in the reference's `nn.Sequential`.
-    public let feedForward: Sequential
+    @ModuleInfo(key: "1") public var feedForward: Sequential
 
     public init(dim: Int, dimHead: Int, heads: Int, ffMult: Int, causal: Bool, rotary: RotaryEmbedding?) {
-        attention = PriorAttention(dim: dim, dimHead: dimHead, heads: heads, causal: causal, rotary: rotary)
+        _attention.wrappedValue = PriorAttention(dim: dim, dimHead: dimHead, heads: heads, causal: causal, rotary: rotary)
         let inner = ffMult * dim
-        feedForward = Sequential(
+        _feedForward.wrappedValue = Sequential(
             PriorLayerNorm(dim),
             Linear(dim, 2 * inner, bias: false),
             Lambda { x in
@@ -22,8 +22,6 @@ public final class PriorTransformerLayer: Module {
             Dropout(0),
             Linear(inner, dim, bias: false))
         super.init()
-        register(module: "0", attention)
-        register(module: "1", feedForward)
     }
 
     public func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
@@ -36,27 +34,24 @@ public final class PriorTransformerLayer: Module {
 /// by all layers, one rotary embedding shared by all layers, `depth` blocks, a stable final layer norm and
 /// a bias-free output projection.
 public final class PriorTransformer: Module, UnaryLayer {
-    public let relPosBias: RelativePositionBias
+    @ModuleInfo(key: "rel_pos_bias") public var relPosBias: RelativePositionBias
+    /// Not a child here: the reference lists it under each layer's attention only.
     public let rotary: RotaryEmbedding
-    public let layers: ModuleList<PriorTransformerLayer>
-    public let norm: PriorLayerNorm
-    public let projectOut: Linear
+    @ModuleInfo public var layers: [PriorTransformerLayer]
+    @ModuleInfo public var norm: PriorLayerNorm
+    @ModuleInfo(key: "project_out") public var projectOut: Linear
 
     public init(dim: Int, depth: Int, dimHead: Int, heads: Int, ffMult: Int = 4, causal: Bool = false) {
-        relPosBias = RelativePositionBias(heads: heads)
+        _relPosBias.wrappedValue = RelativePositionBias(heads: heads)
         let rotary = RotaryEmbedding(dim: Swift.min(32, dimHead))
         self.rotary = rotary
-        layers = ModuleList((0..<depth).map { _ in
+        layers = (0..<depth).map { _ in
             PriorTransformerLayer(dim: dim, dimHead: dimHead, heads: heads, ffMult: ffMult, causal: causal,
                                   rotary: rotary)
-        })
+        }
         norm = PriorLayerNorm(dim, stable: true)
-        projectOut = Linear(dim, dim, bias: false)
+        _projectOut.wrappedValue = Linear(dim, dim, bias: false)
         super.init()
-        register(module: "rel_pos_bias", relPosBias)
-        register(module: "layers", layers)
-        register(module: "norm", norm)
-        register(module: "project_out", projectOut)
     }
 
     /// (B, N, dim) -> (B, N, dim)

@@ -6,16 +6,15 @@ import Torch
 /// bucket `n` below `numBuckets / 2` and in logarithmically wider buckets up to `maxDistance` beyond.
 public final class RelativePositionBias: Module {
     /// (numBuckets, heads)
-    public let relativeAttentionBias: Embedding
+    @ModuleInfo(key: "relative_attention_bias") public var relativeAttentionBias: Embedding
     public let numBuckets: Int
     public let maxDistance: Int
 
     public init(heads: Int, numBuckets: Int = 32, maxDistance: Int = 128) {
         self.numBuckets = numBuckets
         self.maxDistance = maxDistance
-        relativeAttentionBias = Embedding(numBuckets, heads)
+        _relativeAttentionBias.wrappedValue = Embedding(numBuckets, heads)
         super.init()
-        register(module: "relative_attention_bias", relativeAttentionBias)
     }
 
     /// The bucket of each `key - query` offset (int64, same shape), computed in float32 as the reference does.

@@ -8,7 +8,7 @@ import Torch
 public final class RotaryEmbedding: Module {
     /// Rotation rates `theta^(-2i/dim)`, (dim/2). A frozen parameter in the reference, a buffer here:
     /// it never trains, and a buffer keeps it out of the optimiser.
-    public let freqs: Tensor
+    @BufferInfo public var freqs: Tensor
     public let dim: Int
 
     public init(dim: Int, theta: Double = 10000) {
@@ -17,7 +17,6 @@ public final class RotaryEmbedding: Module {
         let rates = stride(from: 0, to: dim, by: 2).map { Float(1 / Foundation.pow(theta, Double($0) / Double(dim))) }
         freqs = Tensor(rates)
         super.init()
-        register(buffer: "freqs", freqs)
     }
 
     /// `t` (..., n, d) with d >= dim, rotated by position 0..<n.

@@ -48,7 +48,7 @@ public struct LoadedModel {
             prior = nil
         } else {
             let p = DiffusionPrior(config.prior)
-            try p.load(stateDict: Dictionary(uniqueKeysWithValues: priorTensors.map { (String($0.key.dropFirst(prefix.count)), $0.value) }))
+            try p.load(stateDict: priorTensors)  // DiffusionPrior.sanitize drops the prefix
             p.eval()
             prior = p
         }
