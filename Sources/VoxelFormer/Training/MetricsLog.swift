@@ -13,14 +13,21 @@ public final class MetricsLog {
         guard let h = FileHandle(forWritingAtPath: url.path) else {
             throw ConfigError("\(url.path): cannot open the metrics file for writing")
         }
-        h.seekToEndOfFile()
+        _ = try? h.seekToEnd()
         handle = h
     }
     deinit { try? handle.close() }
 
-    public func append(_ record: [String: MetricValue]) {
+    /// Appends one record; throws when the write fails (a full disk), leaving the earlier records intact.
+    public func append(_ record: [String: MetricValue]) throws {
         let body = record.keys.sorted().map { "\"\($0)\": \(record[$0]!.json)" }.joined(separator: ", ")
-        handle.write(Data(("{" + body + "}\n").utf8))
+        do {
+            try handle.write(contentsOf: Data(("{" + body + "}\n").utf8))
+        } catch {
+            let e = error as NSError
+            let reason = e.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(e.code))) : e.localizedDescription
+            throw ConfigError("\(url.path): cannot append to the metrics file: \(reason)")
+        }
     }
 
     /// Every record of a metrics file, for plots (numbers only; strings are skipped).
