@@ -24,10 +24,19 @@ public final class MetricsLog {
         do {
             try handle.write(contentsOf: Data(("{" + body + "}\n").utf8))
         } catch {
-            let e = error as NSError
-            let reason = e.domain == NSPOSIXErrorDomain ? String(cString: strerror(Int32(e.code))) : e.localizedDescription
-            throw ConfigError("\(url.path): cannot append to the metrics file: \(reason)")
+            throw ConfigError("\(url.path): cannot append to the metrics file: \(Self.reason(error))")
         }
+    }
+
+    /// The system's words for a write failure ("No space left on device"), not Foundation's paraphrase.
+    static func reason(_ error: Error) -> String {
+        let e = error as NSError
+        if e.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(e.code))) }
+        if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if e.domain == NSCocoaErrorDomain && e.code == CocoaError.fileWriteOutOfSpace.rawValue { return String(cString: strerror(ENOSPC)) }
+        return e.localizedDescription
     }
 
     /// Every record of a metrics file, for plots (numbers only; strings are skipped).
