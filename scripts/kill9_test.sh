@@ -33,9 +33,9 @@ while [ "$kills" -lt "$KILLS" ]; do
     if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" || true; echo "kill9: the run finished before kill $((kills + 1))"; break; fi
     kill -9 "$pid"; wait "$pid" 2>/dev/null || true
     kills=$((kills + 1))
-    logged=$(losses "$RUN" 2>/dev/null | tail -n1 | cut -d' ' -f1); logged=${logged:-0}
+    logged=$( (losses "$RUN" 2>/dev/null || true) | tail -n1 | cut -d' ' -f1); logged=${logged:-0}
     saved=0
-    [ -f "$RUN/checkpoint.safetensors" ] && saved=$(grep -ao '"step": *"[0-9]*"' "$RUN/checkpoint.safetensors" | head -n1 | tr -dc 0-9)
+    [ -f "$RUN/checkpoint.safetensors" ] && saved=$( (grep -ao '"step": *"[0-9]*"' "$RUN/checkpoint.safetensors" || true) | head -n1 | tr -dc 0-9)
     lost=$((logged - ${saved:-0}))
     [ "$lost" -gt "$worst" ] && worst=$lost
     echo "kill9: kill $kills: last logged step $logged, checkpoint at step ${saved:-none}, lost $lost steps"

@@ -48,7 +48,7 @@ struct Embed: ParsableCommand {
         let timesteps = loaded.config.prior.timesteps
         if prior, let steps, !(2..<timesteps).contains(steps) {
             // DDIM needs two points of the schedule; the reference samples ancestrally at `timesteps` steps
-            throw ValidationError("--steps: must lie in 2..<\(timesteps) (prior.timesteps), got \(steps)")
+            throw CommandFailure(description: "--steps: must lie in 2..<\(timesteps) (prior.timesteps), got \(steps)")
         }
         let (input, positions, ids) = try doing("reading the brain data") { try inputs(loaded) }
         let outputs = try doing("embedding \(input.size(0)) trials") { Torch.noGrad { () -> (Tensor, Tensor, Tensor?) in
@@ -80,6 +80,7 @@ struct Embed: ParsableCommand {
             var v = try Npy.read(URL(fileURLWithPath: voxels)).to(.float32)
             let c = try Npy.read(URL(fileURLWithPath: coords)).to(.float32)
             if v.ndim == 2 { v = v.unsqueeze(1) }
+            if v.ndim >= 1 && v.size(0) == 0 { throw CommandFailure(description: "\(voxels): has no rows (trials) to embed") }
             guard v.ndim == 3, v.size(1) == 1 else {
                 throw ValidationError("\(voxels): expected shape (B, 1, V) or (B, V), got \(v.shape)")
             }
