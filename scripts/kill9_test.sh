@@ -25,20 +25,32 @@ TOTAL=$(losses "$WORK/ref" | wc -l)
 echo "kill9: uninterrupted run: $TOTAL steps, checkpoint every $EVERY steps"
 
 RUN="$WORK/killed"
+last_step() { (losses "$RUN" 2>/dev/null || true) | tail -n1 | cut -d' ' -f1; }
+checkpoint_step() {
+    [ -f "$RUN/checkpoint.safetensors" ] || { echo 0; return; }
+    (grep -ao '"step": *"[0-9]*"' "$RUN/checkpoint.safetensors" || true) | head -n1 | tr -dc 0-9
+}
 kills=0 worst=0 mode=()
 while [ "$kills" -lt "$KILLS" ]; do
+    from=$(checkpoint_step); from=${from:-0}
     "$BIN" train "${ARGS[@]}" --run-dir "$RUN" "${mode[@]}" >>"$WORK/killed.log" 2>&1 &
     pid=$!
-    sleep "$(awk -v s="$RANDOM" 'BEGIN { srand(s); printf "%.2f", 0.3 + rand() * 2.5 }')"
+    # kill 1 to 6 steps past the checkpoint it resumed from (start-up time varies with the machine's load),
+    # at a random moment within the step
+    target=$((from + 1 + RANDOM % 6)) waited=0
+    while kill -0 "$pid" 2>/dev/null && [ "${waited}" -lt 3000 ]; do
+        s=$(last_step); [ "${s:-0}" -ge "$target" ] && break
+        sleep 0.1; waited=$((waited + 1))
+    done
+    sleep "0.$((RANDOM % 10))"
     if ! kill -0 "$pid" 2>/dev/null; then wait "$pid" || true; echo "kill9: the run finished before kill $((kills + 1))"; break; fi
     kill -9 "$pid"; wait "$pid" 2>/dev/null || true
     kills=$((kills + 1))
-    logged=$( (losses "$RUN" 2>/dev/null || true) | tail -n1 | cut -d' ' -f1); logged=${logged:-0}
-    saved=0
-    [ -f "$RUN/checkpoint.safetensors" ] && saved=$( (grep -ao '"step": *"[0-9]*"' "$RUN/checkpoint.safetensors" || true) | head -n1 | tr -dc 0-9)
-    lost=$((logged - ${saved:-0}))
+    logged=$(last_step); logged=${logged:-0}
+    saved=$(checkpoint_step); saved=${saved:-0}
+    lost=$((logged - saved))
     [ "$lost" -gt "$worst" ] && worst=$lost
-    echo "kill9: kill $kills: last logged step $logged, checkpoint at step ${saved:-none}, lost $lost steps"
+    echo "kill9: kill $kills: resumed from step $from, killed after step $logged, checkpoint at step $saved, lost $lost steps"
     [ -f "$RUN/checkpoint.safetensors" ] && mode=(--resume) || mode=(--overwrite)
 done
 "$BIN" train "${ARGS[@]}" --run-dir "$RUN" "${mode[@]}" >>"$WORK/killed.log" 2>&1
