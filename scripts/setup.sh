@@ -26,26 +26,38 @@ fi
 
 # --- libtorch ----------------------------------------------------------------------------------
 torch_version() {  # prints the version a torch folder declares, or nothing
-    sed -n "s/^__version__ *= *['\"]\([^'\"]*\)['\"].*/\1/p" "$1/version.py" 2>/dev/null | head -n1
+    [ -f "$1/version.py" ] || return 0
+    sed -n "s/^__version__ *= *['\"]\([^'\"]*\)['\"].*/\1/p" "$1/version.py" 2>/dev/null | head -n1 || true
+}
+hint() {  # where the torch package folder of $1 (a venv or a Python prefix, say) may be
+    local found
+    found=$(ls -d "$1"/lib/python3*/site-packages/torch "$1"/Lib/site-packages/torch 2>/dev/null | head -n1 || true)
+    if [ -n "$found" ]; then
+        echo "setup: $1 looks like a Python environment; its torch is LIBTORCH=$found" >&2
+    else
+        echo "setup: point LIBTORCH at torch's package folder, which holds version.py, lib/ and include/:" >&2
+        echo "    python3 -c 'import torch, os; print(os.path.dirname(torch.__file__))'" >&2
+    fi
 }
 check_torch() {  # $1: folder, $2: where it came from
     local v
     v=$(torch_version "$1")
     if [ -z "$v" ]; then
-        echo "setup: $1 (from $2) is not a torch installation: $1/version.py is missing" >&2; exit 1
+        echo "setup: $2=$1 is not a torch installation: found no $1/version.py (expected torch's package folder)" >&2
+        hint "$1"; exit 1
     fi
     case "$v" in
         "$REQUIRED_TORCH"|"$REQUIRED_TORCH"+*) ;;
-        *) echo "setup: $1 (from $2) holds torch $v, but torch $REQUIRED_TORCH is required" >&2; exit 1;;
+        *) echo "setup: $2=$1 holds torch $v, but torch $REQUIRED_TORCH is required" >&2; exit 1;;
     esac
     for f in include/ATen/ATen.h lib/libtorch_cpu.so lib/libc10.so; do
-        [ -e "$1/$f" ] || { echo "setup: $1 (from $2) lacks $f; a torch wheel carries it" >&2; exit 1; }
+        [ -e "$1/$f" ] || { echo "setup: $2=$1 (torch $v) has no $f; a CPU torch wheel carries it" >&2; hint "$1"; exit 1; }
     done
 }
 
 mkdir -p .libtorch
 if [ -n "${LIBTORCH:-}" ]; then
-    target=$(cd "$LIBTORCH" 2>/dev/null && pwd) || { echo "setup: LIBTORCH=$LIBTORCH is not a folder" >&2; exit 1; }
+    target=$(cd "$LIBTORCH" 2>/dev/null && pwd) || { echo "setup: LIBTORCH=$LIBTORCH is not a folder" >&2; hint "$LIBTORCH"; exit 1; }
     check_torch "$target" "LIBTORCH"
     if [ "$(readlink .libtorch/torch 2>/dev/null)" != "$target" ]; then
         rm -rf .libtorch/torch

@@ -34,7 +34,8 @@ struct Demo: ParsableCommand {
             print(String(format: "  done in %.1f s; oracle top-1 (single trial, pools of %d): %.1f%%",
                          Date().timeIntervalSince(started), info.oracle.poolSize, info.oracle.singleTrial * 100))
         }
-        let trainer = try TrainingRun(config: cfg, resume: false, beforeTraining: { trainer in
+        // the demo is meant to be re-run: it replaces its own earlier run
+        let trainer = try TrainingRun(config: cfg, resume: false, overwrite: true, beforeTraining: { trainer in
             // the untrained prior's samples, to show what joint training changed
             guard trainer.prior != nil else { return }
             let untrained = try trainer.evaluate()

@@ -34,14 +34,25 @@ struct Embed: ParsableCommand {
     @Option(help: "Seed of the prior's sampling noise.")
     var seed: UInt64 = 0
 
+    func validate() throws {
+        if batchSize < 1 { throw ValidationError("--batch-size: must be at least 1, got \(batchSize)") }
+        if let guidance, !guidance.isFinite { throw ValidationError("--guidance: must be a finite number, got \(guidance)") }
+        if (steps != nil || guidance != nil) && !prior { throw ValidationError("--steps and --guidance apply to --prior sampling") }
+    }
+
     func run() throws {
         Torch.initialise()
-        let loaded = try model.load()
+        let loaded = try doing("loading \(model.checkpoint)") { try model.load() }
         if prior && loaded.prior == nil {
             throw ValidationError("--prior: \(model.checkpoint) holds no diffusion prior (train with train.use_prior=true)")
         }
-        let (input, positions, ids) = try inputs(loaded)
-        let outputs = Torch.noGrad { () -> (Tensor, Tensor, Tensor?) in
+        let timesteps = loaded.config.prior.timesteps
+        if prior, let steps, !(2..<timesteps).contains(steps) {
+            // DDIM needs two points of the schedule; the reference samples ancestrally at `timesteps` steps
+            throw CommandFailure(description: "--steps: must lie in 2..<\(timesteps) (prior.timesteps), got \(steps)")
+        }
+        let (input, positions, ids) = try doing("reading the brain data") { try inputs(loaded) }
+        let outputs = try doing("embedding \(input.size(0)) trials") { Torch.noGrad { () -> (Tensor, Tensor, Tensor?) in
             let n = input.size(0)
             var clip: [Tensor] = [], backbone: [Tensor] = [], samples: [Tensor] = []
             for start in stride(from: 0, to: n, by: batchSize) {
@@ -54,7 +65,7 @@ struct Embed: ParsableCommand {
                 }
             }
             return (Tensor.cat(clip), Tensor.cat(backbone), samples.isEmpty ? nil : Tensor.cat(samples))
-        }
+        } }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try Npy.write(outputs.0, to: dir.appendingPathComponent("clip_voxels.npy"))
@@ -62,10 +73,6 @@ struct Embed: ParsableCommand {
         if let samples = outputs.2 { try Npy.write(samples, to: dir.appendingPathComponent("prior_clip.npy")) }
         if let ids { try Npy.write(Tensor(ids), to: dir.appendingPathComponent("image_ids.npy")) }
         print("wrote \(dir.path)/clip_voxels.npy \(outputs.0.shape) and backbone.npy \(outputs.1.shape)")
-    }
-
-    func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size: expected at least 1, got \(batchSize)") }
     }
 
     func inputs(_ loaded: LoadedModel) throws -> (Tensor, Tensor, [Int]?) {

@@ -11,6 +11,33 @@ struct VoxelFormerCommand: ParsableCommand {
         subcommands: [Demo.self, Train.self, Evaluate.self, Baseline.self, Embed.self, Retrieve.self, Synth.self, DataCommand.self,
                       Info.self]
     )
+
+    /// Runs the chosen command inside a libtorch error scope: a libtorch failure anywhere in it is a thrown
+    /// error (printed with the command's name, exit status 1), never a trap.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            let name = type(of: command).configuration.commandName ?? "\(type(of: command))".lowercased()
+            try doing("running voxelformer \(name)") { try command.run() }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// A libtorch failure, with what the command was doing when it happened.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// Runs one stage of a command; a libtorch failure inside it is thrown as "<what>: libtorch: <message>".
+/// Stages nest: the innermost one names the failure.
+func doing<R>(_ what: @autoclosure () -> String, _ body: () throws -> R) throws -> R {
+    do {
+        return try withTorchError(body)
+    } catch let error as TorchError {
+        throw CommandFailure(description: "libtorch failed while \(what()): \(error.message)")
+    }
 }
 
 enum VoxelFormerVersion {

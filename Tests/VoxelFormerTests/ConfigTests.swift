@@ -62,6 +62,18 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(again == c)
     }
 
+    @Test func gradClipOffIsKeptThroughTheRunFolderYAML() throws {
+        for spelling in ["off", "null", "none", "false"] {
+            let c = try VoxelFormerConfig.load(path: nil, overrides: ["train.grad_clip=\(spelling)"])
+            #expect(c.train.gradClip == .infinity, "grad_clip=\(spelling)")
+            #expect(try VoxelFormerConfig.parse(yaml: try c.yaml()).train.gradClip == .infinity)
+        }
+        #expect(try VoxelFormerConfig.load(path: nil, overrides: ["train.grad_clip=0.5"]).train.gradClip == 0.5)
+        #expect(throws: ConfigError("train.grad_clip: expected a positive number or off, found 'loose'")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["train.grad_clip=loose"])
+        }
+    }
+
     @Test func softCLIPTemperatureFollowsTheCosineAnneal() {
         let s = ContrastiveSchedule(epochs: 150)
         #expect(s.switchEpoch == 49)
@@ -70,5 +82,125 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(abs(s.softCLIPTemperature(epoch: 149) - 0.0075) < 1e-15)
         // halfway through the 101 SoftCLIP epochs the cosine is 0: the mean of the two ends
         #expect(abs(s.softCLIPTemperature(epoch: 99) - 0.00575) < 1e-15)
+    }
+}
+
+/// Each range the issue found unchecked, with the exact message (issue 9).
+@Suite struct ConfigRangeTests {
+    func message(_ overrides: [String]) -> String {
+        do {
+            _ = try VoxelFormerConfig.load(path: nil, overrides: overrides)
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func modelShapesThatWouldDivideByZeroOrBuildNothing() {
+        #expect(message(["model.num_heads=0"]) == "model.num_heads: must be at least 1, got 0")
+        #expect(message(["model.num_heads=-2"]) == "model.num_heads: must be at least 1, got -2")
+        #expect(message(["model.n_blocks_decoder=-1"]) == "model.n_blocks_decoder: must be at least 1, got -1")
+        #expect(message(["model.clip_emb_dim=0"]) == "model.clip_emb_dim: must be at least 1, got 0")
+        #expect(message(["model.num_heads=3"])
+            == "model.encoder_hidden_dim: must be a positive multiple of num_heads (3), got 256")
+        #expect(message(["model.drop_path_rate=1.5"]) == "model.drop_path_rate: must be in [0, 1), got 1.5")
+    }
+
+    @Test func trainingRanges() {
+        #expect(message(["train.epochs=9223372036854775807"]) == "train.epochs: must be between 3 (OneCycle warms up "
+            + "over 2 epochs: pct_start = 2/epochs) and 100000, got 9223372036854775807")
+        #expect(message(["train.grad_clip=-1"]) == "train.grad_clip: must be positive, or off to disable clipping, got -1.0")
+        #expect(message(["train.grad_clip=0"]) == "train.grad_clip: must be positive, or off to disable clipping, got 0.0")
+        #expect(message(["train.weight_decay=-0.01"]) == "train.weight_decay: must be a finite number >= 0, got -0.01")
+        #expect(message(["train.max_lr=.nan"]) == "train.max_lr: must be a positive finite number, got nan")
+        #expect(message(["train.max_lr=.inf"]) == "train.max_lr: must be a positive finite number, got inf")
+        #expect(message(["train.threads=100000"])
+            == "train.threads: must be between 0 (libtorch's default) and 1024, got 100000")
+        #expect(message(["train.threads=-1"]) == "train.threads: must be between 0 (libtorch's default) and 1024, got -1")
+        #expect(message(["train.checkpoint_every_steps=-5"])
+            == "train.checkpoint_every_steps: must be 0 (epoch ends only) or more, got -5")
+        #expect(message(["eval.batch_size=0"]) == "eval.batch_size: must be at least 1, got 0")
+        #expect(message(["data.prefetch=-1"]) == "data.prefetch: must be between 0 and 64 batches, got -1")
+    }
+
+    @Test func subjectsAreListedOnceAndNumberedFromOne() {
+        #expect(message(["data.train_subjects=[1,1]"]) == "data.train_subjects: subject 1 listed more than once in [1, 1]")
+        #expect(message(["data.test_subjects=[2,3,2,3]"])
+            == "data.test_subjects: subject 2, 3 listed more than once in [2, 3, 2, 3]")
+        #expect(message(["data.train_subjects=[0]"]) == "data.train_subjects: subject numbers start at 1, got 0")
+    }
+
+    @Test func aWrongTypeSaysWhatWasFound() {
+        #expect(message(["train.epochs=two"]) == "train.epochs: expected an integer, found 'two'")
+        #expect(message(["train.max_lr=fast"]) == "train.max_lr: expected a number, found 'fast'")
+        #expect(message(["train.epochs=[1, 2]"]) == "train.epochs: expected an integer, found a list")
+    }
+}
+
+/// YAML that would crash or hang the parser is refused from its text (issue 9).
+@Suite struct YAMLLimitTests {
+    func message(_ yaml: String) -> String {
+        do {
+            _ = try VoxelFormerConfig.parse(yaml: yaml, source: "bad.yaml")
+            return "no error"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func deepNestingIsRefusedBeforeParsing() {
+        let deep = "model: " + String(repeating: "[", count: 3000) + String(repeating: "]", count: 3000)
+        #expect(message(deep) == "bad.yaml: the YAML nests deeper than 64 levels; a config needs 2 (section.key)")
+        let dashes = String(repeating: "- ", count: 3000) + "x"
+        #expect(message(dashes) == "bad.yaml: the YAML nests deeper than 64 levels; a config needs 2 (section.key)")
+        let indented = (0..<200).map { String(repeating: " ", count: $0) + "k\($0):" }.joined(separator: "\n") + " 1"
+        #expect(message(indented) == "bad.yaml: the YAML nests deeper than 64 levels; a config needs 2 (section.key)")
+        // brackets inside quotes and comments are not nesting
+        #expect(message("run_dir: \"" + String(repeating: "[", count: 100) + "\" # " + String(repeating: "{", count: 100))
+            == "no error")
+    }
+
+    @Test func billionLaughsIsRefusedAfterComposing() {
+        var lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+        for i in 1...9 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
+        #expect(message(lines.joined(separator: "\n"))
+            == "bad.yaml: the YAML expands to more than 100000 values (aliases?); a config has about 100")
+    }
+
+    @Test func aHugeFileIsRefused() {
+        let huge = "run_dir: x\n" + String(repeating: "# padding\n", count: 110_000)
+        #expect(message(huge) == "bad.yaml: 1100011 bytes is too large for a config (at most 1048576)")
+    }
+
+    @Test func aCheckpointsEmbeddedConfigIsReportedAgainstTheCheckpoint() {
+        do {
+            _ = try VoxelFormerConfig.parse(yaml: "train:\n  epochs: two\n", source: "run/checkpoint.safetensors (its embedded config)")
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)" == "run/checkpoint.safetensors (its embedded config): train.epochs: expected an integer, found 'two'")
+        }
+        do {
+            _ = try VoxelFormerConfig.parse(yaml: "train: [", source: "run/checkpoint.safetensors (its embedded config)")
+            Issue.record("expected an error")
+        } catch {
+            #expect("\(error)".hasPrefix("run/checkpoint.safetensors (its embedded config): not valid YAML: "), "\(error)")
+        }
+    }
+
+    @Test func aResumeNamesEveryKeyThatMayNotChange() throws {
+        let trained = VoxelFormerConfig()
+        var changed = trained
+        changed.train.batchSize = 8
+        changed.model.natDepth = 3
+        changed.train.epochs = 20
+        changed.eval.pools = 2
+        #expect(throws: ConfigError("--resume: the config differs from the one run/ck was trained with in keys that cannot "
+            + "change mid-run: model.nat_depth (2 -> 3), train.batch_size (32 -> 8); keys that may change: "
+            + VoxelFormerConfig.resumableKeys.joined(separator: ", "))) {
+            try changed.checkResumable(from: trained, source: "run/ck")
+        }
+        changed.train.batchSize = 32
+        changed.model.natDepth = 2
+        try changed.checkResumable(from: trained, source: "run/ck")
     }
 }

@@ -71,6 +71,12 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     /// The shape problems a user can put in a config, named by key.
     public func validate() throws {
         func fail(_ key: CodingKeys, _ why: String) throws { throw ConfigError("model.\(key.rawValue): \(why)") }
+        // Checked first: every width below is divided by it.
+        if numHeads < 1 { try fail(.numHeads, "must be at least 1, got \(numHeads)") }
+        for (key, value) in [(CodingKeys.nBlocksDecoder, nBlocksDecoder), (.clipSeqDim, clipSeqDim), (.clipEmbDim, clipEmbDim),
+                             (.natNumNeighbors, natNumNeighbors), (.lastNFeatures, lastNFeatures)] where value < 1 {
+            try fail(key, "must be at least 1, got \(value)")
+        }
         if encoderHiddenDim <= 0 || encoderHiddenDim % numHeads != 0 {
             try fail(.encoderHiddenDim, "must be a positive multiple of num_heads (\(numHeads)), got \(encoderHiddenDim)")
         }
@@ -81,6 +87,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }
         if tomeR < 0 { try fail(.tomeR, "must be 0 or more, got \(tomeR)") }
         if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
+        if !(0..<1).contains(dropPathRate) { try fail(.dropPathRate, "must be in [0, 1), got \(dropPathRate)") }
+        if !sirenOmega0.isFinite { try fail(.sirenOmega0, "must be a finite number, got \(sirenOmega0)") }
         if !fullAttention && lastNFeatures > encoderHiddenDim {
             try fail(.lastNFeatures, "must be at most encoder_hidden_dim (\(encoderHiddenDim)), got \(lastNFeatures)")
         }

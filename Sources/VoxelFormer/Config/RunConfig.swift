@@ -39,7 +39,20 @@ public struct DataConfig: Codable, Equatable, Sendable {
             throw ConfigError("data.coordinates: expected raw or mm, got '\(coordinates)'")
         }
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
+        for (key, subjects) in [("train_subjects", trainSubjects), ("test_subjects", testSubjects)] {
+            if let s = subjects.first(where: { $0 < 1 }) {
+                throw ConfigError("data.\(key): subject numbers start at 1, got \(s)")
+            }
+            let repeated = Dictionary(grouping: subjects, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+            if !repeated.isEmpty {
+                throw ConfigError("data.\(key): subject \(repeated.map(String.init).joined(separator: ", ")) listed more than once in \(subjects)")
+            }
+        }
+        if !(0...Self.maxPrefetch).contains(prefetch) {
+            throw ConfigError("data.prefetch: must be between 0 and \(Self.maxPrefetch) batches, got \(prefetch)")
+        }
     }
+    static let maxPrefetch = 64
 }
 
 /// The optimisation schedule (the spec's "Losses and schedule").
@@ -48,6 +61,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var batchSize = 32
     public var maxLR = 5e-5
     public var weightDecay = 1e-2
+    /// Maximum gradient norm; `off` (or null) disables clipping and is stored as `.inf`.
     public var gradClip = 1.0
     /// Fraction of epochs trained with BiMixCo before SoftCLIP.
     public var mixupPct = 0.33
@@ -70,6 +84,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var precision = "fp32"
     /// Write a checkpoint every this many epochs (the final one is always written).
     public var checkpointEvery = 1
+    /// Also write the checkpoint every this many optimiser steps (0: only at epoch ends); keeps
+    /// `checkpoint.safetensors` (the last) and `best.safetensors` (the best evaluated).
+    public var checkpointEverySteps = 0
     /// Intra-op threads; 0 keeps libtorch's default.
     public var threads = 0
     /// Stop after this many optimiser steps in total (0: no limit); for quick runs.
@@ -84,6 +101,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case clipLossScale = "clip_loss_scale", usePrior = "use_prior", priorLossScale = "prior_loss_scale"
         case clipPriorGrads = "clip_prior_grads"
         case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
+        case checkpointEverySteps = "checkpoint_every_steps"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = TrainConfig()
@@ -91,7 +109,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         batchSize = try c.get(.batchSize, d.batchSize)
         maxLR = try c.get(.maxLR, d.maxLR)
         weightDecay = try c.get(.weightDecay, d.weightDecay)
-        gradClip = try c.get(.gradClip, d.gradClip)
+        gradClip = try c.gradClip(.gradClip, d.gradClip)
         mixupPct = try c.get(.mixupPct, d.mixupPct)
         bimixcoForm = try c.get(.bimixcoForm, d.bimixcoForm)
         mixcoTemperature = try c.get(.mixcoTemperature, d.mixcoTemperature)
@@ -106,13 +124,32 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         checkpointEvery = try c.get(.checkpointEvery, d.checkpointEvery)
         threads = try c.get(.threads, d.threads)
         maxSteps = try c.get(.maxSteps, d.maxSteps)
+        checkpointEverySteps = try c.get(.checkpointEverySteps, d.checkpointEverySteps)
     }
+    /// Epochs beyond this are a typo (the paper trains 150); the bound also keeps epochs x steps far from overflow.
+    static let maxEpochs = 100_000
+    /// More intra-op threads than this only oversubscribes the machine (and 100,000 hangs libtorch's pool).
+    static let maxThreads = 1024
     func validate() throws {
-        if epochs < 3 {
-            throw ConfigError("train.epochs: must be at least 3 (OneCycle warms up over 2 epochs: pct_start = 2/epochs), got \(epochs)")
+        if epochs < 3 || epochs > Self.maxEpochs {
+            throw ConfigError("train.epochs: must be between 3 (OneCycle warms up over 2 epochs: pct_start = 2/epochs) and \(Self.maxEpochs), got \(epochs)")
         }
         if batchSize < 2 { throw ConfigError("train.batch_size: contrastive losses need at least 2, got \(batchSize)") }
-        if maxLR <= 0 { throw ConfigError("train.max_lr: must be positive, got \(maxLR)") }
+        if !(maxLR > 0) || !maxLR.isFinite { throw ConfigError("train.max_lr: must be a positive finite number, got \(maxLR)") }
+        if !(weightDecay >= 0) || !weightDecay.isFinite {
+            throw ConfigError("train.weight_decay: must be a finite number >= 0, got \(weightDecay)")
+        }
+        if !(gradClip > 0) { throw ConfigError("train.grad_clip: must be positive, or off to disable clipping, got \(gradClip)") }
+        for (key, v) in [("clip_loss_scale", clipLossScale), ("prior_loss_scale", priorLossScale)] where !(v >= 0) || !v.isFinite {
+            throw ConfigError("train.\(key): must be a finite number >= 0, got \(v)")
+        }
+        if !(0...Self.maxThreads).contains(threads) {
+            throw ConfigError("train.threads: must be between 0 (libtorch's default) and \(Self.maxThreads), got \(threads)")
+        }
+        if maxSteps < 0 { throw ConfigError("train.max_steps: must be 0 (no limit) or more, got \(maxSteps)") }
+        if checkpointEverySteps < 0 {
+            throw ConfigError("train.checkpoint_every_steps: must be 0 (epoch ends only) or more, got \(checkpointEverySteps)")
+        }
         guard ["fp32", "bf16", "fp16"].contains(precision) else {
             throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
         }
@@ -155,10 +192,22 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         if pools < 1 { throw ConfigError("eval.pools: must be at least 1, got \(pools)") }
         if poolSize < 2 { throw ConfigError("eval.pool_size: must be at least 2, got \(poolSize)") }
         if everyEpochs < 1 { throw ConfigError("eval.every_epochs: must be at least 1, got \(everyEpochs)") }
+        if batchSize < 1 { throw ConfigError("eval.batch_size: must be at least 1, got \(batchSize)") }
     }
 }
 
 extension KeyedDecodingContainer {
+    /// A gradient-clipping norm: a number, or `off`/`false`/`null` (stored as `.inf`: no clipping).
+    func gradClip(_ key: Key, _ fallback: Double) throws -> Double {
+        guard contains(key) else { return fallback }
+        if (try? decodeNil(forKey: key)) == true { return .infinity }
+        if let v = try? decode(Double.self, forKey: key) { return v }
+        if let b = try? decode(Bool.self, forKey: key), !b { return .infinity }
+        let text = (try? decode(String.self, forKey: key)) ?? "?"
+        if ["off", "none"].contains(text.lowercased()) { return .infinity }
+        throw ConfigError("train.grad_clip: expected a positive number or off, found '\(text)'")
+    }
+
     /// The value at `key`, or `fallback` when the key is absent.
     func get<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
         try decodeIfPresent(T.self, forKey: key) ?? fallback

@@ -57,25 +57,54 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
     /// Reads `path` (or the defaults when nil), applies `overrides` (`section.key=value`, values in YAML
     /// syntax) and validates. Unknown keys and ill-typed values throw `ConfigError` naming the key.
     public static func load(path: String?, overrides: [String] = []) throws -> VoxelFormerConfig {
+        guard let path else { return try compose(yaml: nil, source: "overrides", overrides: overrides) }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ConfigError("\(path): no such config file")
+        }
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let type = try? FileManager.default.attributesOfItem(atPath: path)[.type] as? FileAttributeType
+        guard !isDirectory.boolValue, type == .typeRegular else {
+            throw ConfigError("\(path): not a regular file; expected a YAML config")
+        }
+        if size > YAMLLimits.maxBytes {
+            throw ConfigError("\(path): \(size) bytes is too large for a config (at most \(YAMLLimits.maxBytes))")
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigError("\(path): cannot read the config file (UTF-8 text expected)")
+        }
+        return try compose(yaml: text, source: path, overrides: overrides)
+    }
+
+    /// Parses a YAML document (a checkpoint's embedded config, say) with the same checks as `load`; every
+    /// error names `source` first, since the document has no file of its own.
+    public static func parse(yaml text: String, source: String = "the config", overrides: [String] = []) throws -> VoxelFormerConfig {
+        do {
+            return try compose(yaml: text, source: source, overrides: overrides)
+        } catch let error as ConfigError where !error.message.hasPrefix(source) {
+            throw ConfigError("\(source): \(error.message)")
+        }
+    }
+
+    static func compose(yaml text: String?, source: String, overrides: [String]) throws -> VoxelFormerConfig {
         var root: Node = [:]
-        if let path {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigError("\(path): cannot read the config file")
-            }
+        if let text {
+            try YAMLLimits.checkText(text, source: source)
             do {
                 root = try Yams.compose(yaml: text) ?? [:]
             } catch {
-                throw ConfigError("\(path): not valid YAML: \(error)")
+                throw ConfigError("\(source): not valid YAML: \(error)")
             }
+            try YAMLLimits.checkTree(root, source: source)
         }
         for o in overrides { root = try apply(override: o, to: root) }
-        try checkKeys(root, source: path ?? "overrides")
+        try checkKeys(root, source: overrides.isEmpty ? source : "\(source) with overrides")
         do {
             let config = try YAMLDecoder().decode(VoxelFormerConfig.self, from: Yams.serialize(node: root))
             try config.validate()
             return config
         } catch let error as DecodingError {
-            throw ConfigError(describe(error))
+            throw ConfigError(describe(error, root: root))
         }
     }
 
@@ -87,8 +116,11 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         let path = override[..<eq].split(separator: ".").map(String.init)
         let text = String(override[override.index(after: eq)...])
         guard !path.isEmpty else { throw ConfigError("override '\(override)': the key is empty") }
-        let value = (try? Yams.compose(yaml: text)) ?? Node(text)
-        return try set(value ?? Node(text), at: path[...], in: root, full: path.joined(separator: "."))
+        try YAMLLimits.checkText(text, source: "override \(path.joined(separator: "."))")
+        // an empty value (`key=`) composes to nothing: it stays the empty string
+        let value = ((try? Yams.compose(yaml: text)) ?? nil) ?? Node(text)
+        try YAMLLimits.checkTree(value, source: "override \(path.joined(separator: "."))")
+        return try set(value, at: path[...], in: root, full: path.joined(separator: "."))
     }
 
     private static func set(_ value: Node, at path: ArraySlice<String>, in node: Node, full: String) throws -> Node {
@@ -128,26 +160,56 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         }
     }
 
-    private static func describe(_ error: DecodingError) -> String {
-        func path(_ c: DecodingError.Context) -> String {
-            c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    private static func describe(_ error: DecodingError, root: Node) -> String {
+        func keys(_ c: DecodingError.Context) -> [String] {
+            c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }
+        }
+        func path(_ c: DecodingError.Context) -> String { keys(c).joined(separator: ".") }
+        /// What the document holds at the failing key, for "expected X, found Y".
+        func found(_ c: DecodingError.Context) -> String {
+            var node: Node? = root
+            for k in keys(c) {
+                if let i = Int(k), case .sequence(let s)? = node { node = i < s.count ? s[i] : nil }
+                else { node = node?[Node(k)] }
+            }
+            guard let node else { return "nothing" }
+            if let scalar = node.scalar { return scalar.string.isEmpty ? "nothing" : "'\(scalar.string)'" }
+            if node.sequence != nil { return "a list" }
+            return "a mapping"
         }
         switch error {
         case .typeMismatch(let type, let c):
-            return "\(path(c)): expected \(typeName(type)); \(c.debugDescription)"
+            return "\(path(c)): expected \(typeName(type, default: keys(c))), found \(found(c))"
         case .dataCorrupted(let c):
+            // Yams wraps errors thrown by our own decoders (a ConfigError from `init(from:)`) as corrupted data
+            if let own = c.underlyingError as? ConfigError { return own.message }
             return "\(path(c)): \(c.debugDescription)"
         case .valueNotFound(let type, let c):
-            return "\(path(c)): expected \(typeName(type)), found nothing"
+            return "\(path(c)): expected \(typeName(type)), found \(found(c))"
         case .keyNotFound(let key, let c):
             return "\(path(c)): missing key \(key.stringValue)"
         @unknown default:
             return "\(error)"
         }
     }
+    /// What a key holds, named from the decoded type or, when Yams names its node type, from the default's.
+    private static func typeName(_ type: Any.Type, default path: [String]) -> String {
+        guard type is Node.Scalar.Type || type is Node.Sequence.Type || type is Node.Mapping.Type,
+              let defaults = try? Yams.compose(yaml: VoxelFormerConfig().yaml()) else { return typeName(type) }
+        var node: Node? = defaults
+        for k in path { node = node?[Node(k)] }
+        guard let node else { return typeName(type) }
+        if node.sequence != nil { return "a list" }
+        if node.mapping != nil { return "a mapping" }
+        if node.int != nil { return "an integer" }
+        if node.float != nil { return "a number" }
+        if node.bool != nil { return "true or false" }
+        return "a string"
+    }
     private static func typeName(_ type: Any.Type) -> String {
         switch type {
         case is Int.Type, is UInt64.Type: "an integer"
+        case is [Int].Type: "a list of integers"
         case is Double.Type: "a number"
         case is Bool.Type: "true or false"
         case is String.Type: "a string"

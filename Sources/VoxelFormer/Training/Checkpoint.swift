@@ -20,10 +20,14 @@ public struct Checkpoint {
     /// The batch sampler's state at the start of `epoch` (JSON).
     public var samplerState: String
     public var configYAML: String
+    /// The best evaluated image retrieval so far (what `best.safetensors` holds), if any.
+    public var bestMetric: Double?
 
     public init(model: [String: Tensor], optimizer: [String: Tensor], scheduler: [String: Tensor], torchRNG: Tensor,
-                epoch: Int, step: Int, stepInEpoch: Int, samplerState: String, configYAML: String)
+                epoch: Int, step: Int, stepInEpoch: Int, samplerState: String, configYAML: String,
+                bestMetric: Double? = nil)
     {
+        self.bestMetric = bestMetric
         (self.model, self.optimizer, self.scheduler, self.torchRNG) = (model, optimizer, scheduler, torchRNG)
         (self.epoch, self.step, self.stepInEpoch, self.samplerState, self.configYAML) =
             (epoch, step, stepInEpoch, samplerState, configYAML)
@@ -34,24 +38,54 @@ public struct Checkpoint {
         for (k, v) in model { tensors["model." + k] = v }
         for (k, v) in optimizer { tensors["optimizer." + k] = v }
         for (k, v) in scheduler { tensors["scheduler." + k] = v }
-        try Safetensors.write(tensors, metadata: [
+        var metadata = [
             "format": Self.format, "epoch": String(epoch), "step": String(step),
             "step_in_epoch": String(stepInEpoch), "sampler": samplerState, "config": configYAML,
-        ], to: url)
+        ]
+        if let bestMetric { metadata["best_metric"] = String(bestMetric) }
+        try Safetensors.write(tensors, metadata: metadata, to: url)
     }
 
-    public static func read(_ url: URL) throws -> Checkpoint {
+    /// The config a checkpoint was trained with (its YAML), read from the header alone.
+    public static func configYAML(_ url: URL) throws -> String {
+        let meta = try metadata(url)
+        guard let yaml = meta["config"] else { throw ConfigError("\(url.path): checkpoint metadata 'config' is missing") }
+        return yaml
+    }
+
+    static func metadata(_ url: URL) throws -> [String: String] {
+        try requireRegularFile(url, what: "a checkpoint")
         let meta = try Safetensors.readMetadata(url)
         guard meta["format"] == format else {
             throw ConfigError("\(url.path): not a VoxelFormer training checkpoint (metadata format is "
                 + "\(meta["format"].map { "'\($0)'" } ?? "missing"), expected '\(format)'); "
-                + "model-only weights load with `--weights`")
+                + "a model-only state dict is for evaluate, embed and retrieve (--checkpoint with --config), not for --resume")
         }
+        return meta
+    }
+
+    public static func read(_ url: URL) throws -> Checkpoint {
+        let meta = try metadata(url)
         func int(_ key: String) throws -> Int {
             guard let v = meta[key].flatMap(Int.init) else {
                 throw ConfigError("\(url.path): checkpoint metadata '\(key)' is missing or not an integer")
             }
+            guard v >= 0 else { throw ConfigError("\(url.path): checkpoint metadata '\(key)' is \(v); expected 0 or more") }
             return v
+        }
+        let (epoch, step, stepInEpoch) = (try int("epoch"), try int("step"), try int("step_in_epoch"))
+        if stepInEpoch > step {
+            throw ConfigError("\(url.path): checkpoint metadata 'step_in_epoch' (\(stepInEpoch)) exceeds 'step' (\(step))")
+        }
+        if epoch > step {
+            throw ConfigError("\(url.path): checkpoint metadata 'epoch' (\(epoch)) exceeds 'step' (\(step)); every epoch takes a step")
+        }
+        var best: Double?
+        if let text = meta["best_metric"] {
+            guard let v = Double(text), v.isFinite else {
+                throw ConfigError("\(url.path): checkpoint metadata 'best_metric' is '\(text)'; expected a finite number")
+            }
+            best = v
         }
         let all = try Safetensors.read(url)
         func section(_ prefix: String) -> [String: Tensor] {
@@ -62,7 +96,17 @@ public struct Checkpoint {
         guard let rng = all["rng.torch"] else { throw ConfigError("\(url.path): checkpoint lacks 'rng.torch'") }
         return Checkpoint(
             model: section("model."), optimizer: section("optimizer."), scheduler: section("scheduler."), torchRNG: rng,
-            epoch: try int("epoch"), step: try int("step"), stepInEpoch: try int("step_in_epoch"),
-            samplerState: meta["sampler"] ?? "", configYAML: meta["config"] ?? "")
+            epoch: epoch, step: step, stepInEpoch: stepInEpoch,
+            samplerState: meta["sampler"] ?? "", configYAML: meta["config"] ?? "", bestMetric: best)
+    }
+}
+
+/// Throws unless `url` is an existing regular file (a FIFO or a device would block or never end).
+public func requireRegularFile(_ url: URL, what: String) throws {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
+        throw ConfigError("\(url.path): no such file; expected \(what)")
+    }
+    guard attributes[.type] as? FileAttributeType == .typeRegular else {
+        throw ConfigError("\(url.path): not a regular file; expected \(what)")
     }
 }

@@ -13,14 +13,30 @@ public final class MetricsLog {
         guard let h = FileHandle(forWritingAtPath: url.path) else {
             throw ConfigError("\(url.path): cannot open the metrics file for writing")
         }
-        h.seekToEndOfFile()
+        _ = try? h.seekToEnd()
         handle = h
     }
     deinit { try? handle.close() }
 
-    public func append(_ record: [String: MetricValue]) {
+    /// Appends one record; throws when the write fails (a full disk), leaving the earlier records intact.
+    public func append(_ record: [String: MetricValue]) throws {
         let body = record.keys.sorted().map { "\"\($0)\": \(record[$0]!.json)" }.joined(separator: ", ")
-        handle.write(Data(("{" + body + "}\n").utf8))
+        do {
+            try handle.write(contentsOf: Data(("{" + body + "}\n").utf8))
+        } catch {
+            throw ConfigError("\(url.path): cannot append to the metrics file: \(Self.reason(error))")
+        }
+    }
+
+    /// The system's words for a write failure ("No space left on device"), not Foundation's paraphrase.
+    static func reason(_ error: Error) -> String {
+        let e = error as NSError
+        if e.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(e.code))) }
+        if let underlying = e.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        if e.domain == NSCocoaErrorDomain && e.code == CocoaError.fileWriteOutOfSpace.rawValue { return String(cString: strerror(ENOSPC)) }
+        return e.localizedDescription
     }
 
     /// Every record of a metrics file, for plots (numbers only; strings are skipped).

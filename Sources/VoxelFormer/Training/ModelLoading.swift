@@ -2,16 +2,6 @@ import Foundation
 import Torch
 import Yams
 
-extension VoxelFormerConfig {
-    /// Parses a YAML document (a checkpoint's embedded config, say) with the same checks as `load`.
-    public static func parse(yaml: String, overrides: [String] = []) throws -> VoxelFormerConfig {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("vf-config-\(UUID().uuidString).yaml")
-        try yaml.write(to: url, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(at: url) }
-        return try load(path: url.path, overrides: overrides)
-    }
-}
-
 /// A trained model ready for inference.
 public struct LoadedModel {
     public let model: VoxelFormerModel
@@ -23,14 +13,12 @@ public struct LoadedModel {
     /// reference's names (then `config` gives the shapes). Model-only files may carry a `brain_model.`-free
     /// reference layout; keys are matched strictly and any mismatch is reported by name.
     public init(weights url: URL, config fallback: VoxelFormerConfig?, overrides: [String] = []) throws {
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ConfigError("\(url.path): no such checkpoint")
-        }
+        try requireRegularFile(url, what: "a checkpoint or a safetensors state dict")
         let meta = try Safetensors.readMetadata(url)
         var config: VoxelFormerConfig
         var tensors = try Safetensors.read(url)
         if meta["format"] == Checkpoint.format, let yaml = meta["config"] {
-            config = try VoxelFormerConfig.parse(yaml: yaml, overrides: overrides)
+            config = try VoxelFormerConfig.parse(yaml: yaml, source: "\(url.path) (its embedded config)", overrides: overrides)
             var model: [String: Tensor] = [:]
             for (k, v) in tensors where k.hasPrefix("model.") { model[String(k.dropFirst(6))] = v }
             tensors = model

@@ -2,10 +2,14 @@ import BrainData
 import Foundation
 import Torch
 
-/// Why training stopped early. Both cases leave a checkpoint to resume from.
-public enum TrainingStop: Error, CustomStringConvertible {
+/// Why training stopped early. Each case says what the run folder holds to resume from.
+public enum TrainingStop: Error, CustomStringConvertible, Equatable {
     case nonFiniteLoss(value: Double, epoch: Int, step: Int, checkpoint: URL)
     case interrupted(checkpoint: URL)
+    /// libtorch failed inside a step or an evaluation; `doing` names which. The checkpoint is left as it was.
+    case torchFailure(message: String, doing: String)
+    /// Appending to metrics.jsonl failed (a full disk, say); `saved` tells whether the state after `step` was saved.
+    case metricsFailed(reason: String, metrics: URL, step: Int, checkpoint: URL, saved: Bool)
 
     public var description: String {
         switch self {
@@ -14,6 +18,12 @@ public enum TrainingStop: Error, CustomStringConvertible {
                 + "(resume with --resume after lowering train.max_lr or checking the data)"
         case .interrupted(let c):
             "interrupted; the state is saved in \(c.path) (continue with --resume)"
+        case .torchFailure(let message, let doing):
+            "libtorch failed while \(doing): \(message)"
+        case .metricsFailed(let reason, let m, let step, let c, let saved):
+            "\(reason) (the record of step \(step), which \(m.lastPathComponent) will lack); "
+                + (saved ? "the state after step \(step) is saved in \(c.path) (free space, then --resume)"
+                         : "the checkpoint could not be saved either; \(c.path) holds the last one written")
         }
     }
 }
@@ -35,8 +45,8 @@ public final class Trainer {
     let evaluator: Evaluator
     var coordinates: [Int: Tensor] = [:]
     /// Optimiser steps done.
-    public private(set) var step = 0
-    public private(set) var epoch = 0
+    public internal(set) var step = 0
+    public internal(set) var epoch = 0
     var stepInEpoch = 0
     /// Sampler state at the start of the current epoch (so a mid-epoch resume regenerates its batches).
     var epochSamplerState: SubjectBatchSampler
@@ -45,7 +55,12 @@ public final class Trainer {
     /// Draws the progress bar; off in tests.
     public var showProgress = true
 
+    /// Best evaluated image retrieval so far (what `best.safetensors` holds).
+    public internal(set) var bestMetric: Double?
+
     public var checkpointURL: URL { runDir.appendingPathComponent("checkpoint.safetensors") }
+    /// The weights and state of the epoch with the best mean image retrieval.
+    public var bestCheckpointURL: URL { runDir.appendingPathComponent("best.safetensors") }
     public var metricsURL: URL { runDir.appendingPathComponent("metrics.jsonl") }
 
     public init(config: VoxelFormerConfig, data: TrainingData, runDir: URL) throws {
@@ -112,7 +127,9 @@ public final class Trainer {
             let source = BatchSource(pending, data: data, prefetch: config.data.prefetch)
             for batch in pending {
                 let tensors = try source.next()
-                let (loss, lr, priorLoss) = try trainStep(batch, voxels: tensors.voxels, targets: tensors.targets)
+                let (loss, lr, priorLoss) = try torchStage("training step \(step + 1) (epoch \(epoch + 1), subject \(batch.subject))") {
+                    try trainStep(batch, voxels: tensors.voxels, targets: tensors.targets)
+                }
                 lossSum += loss
                 samples += batch.trials.count
                 step += 1
@@ -121,8 +138,10 @@ public final class Trainer {
                 var record: [String: MetricValue] = ["step": .integer(step), "epoch": .integer(epoch),
                                                      "loss": .number(loss), "lr": .number(lr), "subject": .integer(batch.subject)]
                 if let priorLoss { record["prior_mse"] = .number(priorLoss) }
-                log.append(record)
+                try append(record, to: log)
                 bar.update(done: stepInEpoch, loss: loss, lr: lr, samples: samples)
+                let stepCheckpoint = config.train.checkpointEverySteps > 0 && step % config.train.checkpointEverySteps == 0
+                if stepCheckpoint && stepInEpoch < batches.count { try saveCheckpoint() }
                 if InterruptFlag.isRaised {
                     try saveCheckpoint()
                     throw TrainingStop.interrupted(checkpoint: checkpointURL)
@@ -136,7 +155,12 @@ public final class Trainer {
                 epoch += 1
                 stepInEpoch = 0
                 let evaluates = epoch % config.eval.everyEpochs == 0 || epoch == config.train.epochs
-                let results = evaluates ? try evaluate() : nil
+                let results = evaluates ? try torchStage("evaluating after epoch \(epoch)") { try evaluate() } : nil
+                var improved = false
+                if let metric = results?.average?.imageRetrieval, metric.isFinite, metric > (bestMetric ?? -.infinity) {
+                    bestMetric = metric
+                    improved = true
+                }
                 var record: [String: MetricValue] = ["step": .integer(step), "epoch": .integer(epoch - 1),
                                                      "epoch_seconds": .number(seconds)]
                 if let avg = results?.average {
@@ -149,13 +173,17 @@ public final class Trainer {
                     record["prior_cosine"] = .number(avg.cosine)
                     record["prior_mse"] = .number(avg.mse ?? .nan)
                 }
-                log.append(record)
+                try append(record, to: log)
                 bar.finish(summary: String(
                     format: "epoch %d/%d  loss %.4f  %@  %.1fs", epoch, config.train.epochs,
                     lossSum / Double(max(batches.count, 1)),
                     results?.average.map { String(format: "image %.3f  brain %.3f", $0.imageRetrieval, $0.brainRetrieval) } ?? "",
                     seconds))
-                if epoch % config.train.checkpointEvery == 0 || epoch == config.train.epochs { try saveCheckpoint() }
+                let stepCheckpoint = config.train.checkpointEverySteps > 0 && step % config.train.checkpointEverySteps == 0
+                if stepCheckpoint || epoch % config.train.checkpointEvery == 0 || epoch == config.train.epochs {
+                    try saveCheckpoint()
+                }
+                if improved { try saveCheckpoint(to: bestCheckpointURL) }
             } else {
                 bar.finish(summary: "stopped after step \(step) (train.max_steps)")
             }
@@ -166,6 +194,12 @@ public final class Trainer {
     /// One optimiser step on one batch; returns the total loss, the learning rate used and the prior's
     /// unweighted MSE when a prior is trained.
     func trainStep(_ batch: Batch, voxels: Tensor, targets: Tensor) throws -> (loss: Double, lr: Double, prior: Double?) {
+        let b = voxels.size(0)
+        let expected = [b, config.model.clipSeqDim, config.model.clipEmbDim]
+        guard targets.shape == expected || targets.shape == [b, config.model.clipSeqDim * config.model.clipEmbDim] else {
+            throw ConfigError("subject \(batch.subject): the targets have shape \(targets.shape), but the model predicts "
+                + "\(expected) (model.clip_seq_dim x model.clip_emb_dim); set those to the targets' shape")
+        }
         model.train()
         let coords = try coordinates(for: batch.subject)
         var input = voxels
@@ -184,7 +218,6 @@ public final class Trainer {
             let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
             return (out.clipVoxels, p)
         }
-        let b = voxels.size(0)
         let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
         let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
         var loss: Tensor
@@ -204,7 +237,7 @@ public final class Trainer {
         let lr = optimizer.lr(group: 0)
         loss.backward()
         let clipped = config.train.clipPriorGrads ? optimizer.parameters : model.parameters()
-        clipGradNorm(clipped, maxNorm: config.train.gradClip)
+        if config.train.gradClip.isFinite { clipGradNorm(clipped, maxNorm: config.train.gradClip) }
         optimizer.step()
         scheduler.step(optimizer)
         optimizer.zeroGrad()
@@ -226,34 +259,6 @@ public final class Trainer {
     }
     /// The latest evaluation and the step it was made at, so a caller can reuse the final epoch's report.
     public private(set) var lastEvaluation: (step: Int, report: EvaluationReport)?
-
-    // MARK: checkpoints
-
-    public func saveCheckpoint() throws {
-        let checkpoint = Checkpoint(
-            model: TrainedModules(model: model, prior: prior).stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
-            torchRNG: Torch.rngState(), epoch: epoch, step: step, stepInEpoch: stepInEpoch,
-            samplerState: String(decoding: try JSONEncoder().encode(epochSamplerState), as: UTF8.self),
-            configYAML: try config.yaml())
-        try checkpoint.write(to: checkpointURL)
-    }
-
-    /// Restores a checkpoint written by `saveCheckpoint`; the run then continues exactly where it stopped.
-    public func resume(from url: URL) throws {
-        let c = try Checkpoint.read(url)
-        try TrainedModules(model: model, prior: prior).load(stateDict: c.model)
-        try optimizer.load(stateDict: c.optimizer)
-        try scheduler.load(stateDict: c.scheduler)
-        guard let samplerData = c.samplerState.data(using: .utf8),
-              let s = try? JSONDecoder().decode(SubjectBatchSampler.self, from: samplerData) else {
-            throw ConfigError("\(url.path): the checkpoint's sampler state cannot be read")
-        }
-        epochSamplerState = s
-        sampler = s
-        (epoch, step, stepInEpoch) = (c.epoch, c.step, c.stepInEpoch)
-        Torch.setRNGState(c.torchRNG)
-        try MetricsLog.truncate(metricsURL, beforeStep: step)
-    }
 }
 
 /// The tensors of an epoch's batches, read ahead on a background thread when `prefetch > 0`.
@@ -266,7 +271,8 @@ final class BatchSource {
         self.batches = batches.makeIterator()
         self.data = data
         prefetcher = prefetch > 0 && !batches.isEmpty
-            ? Prefetcher(batches, capacity: prefetch) { b in try data.trainBatch(subject: b.subject, trials: b.trials) }
+            // the scope turns a libtorch failure on the prefetch thread into an error for `next()`
+            ? Prefetcher(batches, capacity: prefetch) { b in try withTorchError { try data.trainBatch(subject: b.subject, trials: b.trials) } }
             : nil
     }
 

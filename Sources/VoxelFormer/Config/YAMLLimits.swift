@@ -1,0 +1,68 @@
+import Yams
+
+/// Bounds on a YAML document before and after Yams composes it: Yams' composer recurses once per nesting
+/// level (3,000 levels overflow the stack) and aliases expand without limit ("billion laughs"), so a
+/// config is checked as raw text first and as a node tree second.
+enum YAMLLimits {
+    static let maxBytes = 1 << 20
+    static let maxDepth = 64
+    static let maxNodes = 100_000
+
+    /// Throws when `text` is too large or nests too deeply for a config (checked on the raw text, before parsing).
+    static func checkText(_ text: String, source: String) throws {
+        let bytes = text.utf8.count
+        if bytes > maxBytes {
+            throw ConfigError("\(source): \(bytes) bytes is too large for a config (at most \(maxBytes))")
+        }
+        // An over-estimate of the nesting: open flow brackets plus, per line, the indentation and the
+        // block-sequence dashes that start it ("- - - x" nests three sequences).
+        var flow = 0
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            var indent = 0, dashes = 0, atStart = true, quote: Character? = nil
+            var previous: Character = " "
+            for ch in line {
+                if let q = quote {
+                    if ch == q { quote = nil }
+                    continue
+                }
+                if atStart {
+                    if ch == " " { indent += 1; previous = ch; continue }
+                    if ch == "-" { dashes += 1; previous = ch; continue }
+                    atStart = false
+                }
+                if ch == "#" && (previous == " " || previous == "\t") { break }
+                switch ch {
+                case "\"", "'": quote = ch
+                case "[", "{":
+                    flow += 1
+                    if flow + indent / 2 + dashes > maxDepth { throw tooDeep(source) }
+                case "]", "}": flow = max(0, flow - 1)
+                default: break
+                }
+                previous = ch
+            }
+            if flow + indent / 2 + dashes > maxDepth { throw tooDeep(source) }
+        }
+    }
+
+    static func tooDeep(_ source: String) -> ConfigError {
+        ConfigError("\(source): the YAML nests deeper than \(maxDepth) levels; a config needs 2 (section.key)")
+    }
+
+    /// Throws when the composed tree (aliases expanded) has more than `maxNodes` nodes.
+    static func checkTree(_ node: Node, source: String) throws {
+        var budget = maxNodes
+        func visit(_ n: Node) throws {
+            budget -= 1
+            if budget < 0 {
+                throw ConfigError("\(source): the YAML expands to more than \(maxNodes) values (aliases?); a config has about 100")
+            }
+            switch n {
+            case .mapping(let m): for (k, v) in m { try visit(k); try visit(v) }
+            case .sequence(let s): for v in s { try visit(v) }
+            default: break
+            }
+        }
+        try visit(node)
+    }
+}
