@@ -7,6 +7,7 @@ import Testing
         #expect(CurvePlot.ticks(0, 1) == [0, 0.2, 0.4, 0.6000000000000001, 0.8, 1])
         #expect(CurvePlot.ticks(0, 2400, target: 6) == [0, 500, 1000, 1500, 2000])
         #expect(CurvePlot.ticks(3.1, 4.35) == [3.5, 4])
+        #expect(CurvePlot.ticks(0, 3, target: 6, minStep: 1) == [0, 1, 2, 3], "epochs: whole numbers")
         #expect(CurvePlot.label(0.6000000000000001, step: 0.2) == "0.6")
         #expect(CurvePlot.label(1500, step: 500) == "1500")
     }
