@@ -37,7 +37,7 @@ struct Info: ParsableCommand {
                 print("\ndiffusion prior parameters (trained jointly, train.use_prior): "
                     + "\(prior.referenceParameterCount.formattedWithCommas) as PyTorch counts them "
                     + "(\(prior.parameterCount.formattedWithCommas) trainable here; the rotary rates are a buffer)")
-                print(prior.parameterTable(depth: 1))
+                print(prior.parameterTable(depth: 2))
                 print("\nbrain model + prior: \((model.parameterCount + prior.referenceParameterCount).formattedWithCommas)")
             }
         }

@@ -34,11 +34,13 @@ public struct CurvePlot {
         public var vertical: [Reference]
         /// Start the y axis at zero (accuracies) instead of at the data's minimum (losses).
         public var yFromZero: Bool
+        /// Whole-number x ticks from zero (epochs).
+        public var epochAxis: Bool
         public init(title: String, xLabel: String, yLabel: String = "", series: [Series], horizontal: [Reference] = [],
-                    vertical: [Reference] = [], yFromZero: Bool = false)
+                    vertical: [Reference] = [], yFromZero: Bool = false, epochAxis: Bool = false)
         {
             (self.title, self.xLabel, self.yLabel, self.series) = (title, xLabel, yLabel, series)
-            (self.horizontal, self.vertical, self.yFromZero) = (horizontal, vertical, yFromZero)
+            (self.horizontal, self.vertical, self.yFromZero, self.epochAxis) = (horizontal, vertical, yFromZero, epochAxis)
         }
     }
 
@@ -65,9 +67,9 @@ public struct CurvePlot {
     }
 
     /// Tick positions on a 1-2-5 grid covering [lo, hi], about `target` of them.
-    public static func ticks(_ lo: Double, _ hi: Double, target: Int = 5) -> [Double] {
+    public static func ticks(_ lo: Double, _ hi: Double, target: Int = 5, minStep: Double = 0) -> [Double] {
         guard hi > lo, lo.isFinite, hi.isFinite else { return [lo] }
-        let raw = (hi - lo) / Double(target)
+        let raw = Swift.max((hi - lo) / Double(target), minStep)
         let magnitude = pow(10, floor(log10(raw)))
         let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw } ?? 10 * magnitude
         var out: [Double] = []
@@ -95,6 +97,7 @@ public struct CurvePlot {
         for r in p.horizontal where r.value.isFinite { (yMin, yMax) = (min(yMin, r.value), max(yMax, r.value)) }
         for r in p.vertical where r.value.isFinite { (xMin, xMax) = (min(xMin, r.value), max(xMax, r.value)) }
         if p.yFromZero { yMin = min(0, yMin) }
+        if p.epochAxis { xMin = min(0, xMin) }
         if yMax == yMin { yMax += 0.5; yMin -= 0.5 }
         if xMax == xMin { xMax += 0.5; xMin -= 0.5 }
         let pad = (yMax - yMin) * 0.05
@@ -106,7 +109,7 @@ public struct CurvePlot {
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         var s = "<text x=\"\(f(left))\" y=\"\(f(top + 18))\" font-size=\"13\" font-weight=\"bold\">\(p.title)</text>\n"
         // grid and tick labels
-        let yTicks = CurvePlot.ticks(yMin, yMax), xTicks = CurvePlot.ticks(xMin, xMax, target: 6)
+        let yTicks = CurvePlot.ticks(yMin, yMax), xTicks = CurvePlot.ticks(xMin, xMax, target: 6, minStep: p.epochAxis ? 1 : 0)
         let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1, xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
         for y in yTicks {
             s += "<line x1=\"\(f(left))\" x2=\"\(f(left + w))\" y1=\"\(f(py(y)))\" y2=\"\(f(py(y)))\" stroke=\"#eee\"/>\n"
@@ -130,7 +133,7 @@ public struct CurvePlot {
         }
         for r in p.horizontal where r.value.isFinite {
             s += "<line x1=\"\(f(left))\" x2=\"\(f(left + w))\" y1=\"\(f(py(r.value)))\" y2=\"\(f(py(r.value)))\" stroke=\"\(r.color)\" stroke-dasharray=\"6,4\" stroke-width=\"1.2\"/>\n"
-            legend.insert((r.name, r.color, true, 1.2, 1), at: 0)
+            legend.append((r.name, r.color, true, 1.2, 1))
         }
         for series in p.series.reversed() {
             let pts = series.points.filter { $0.y.isFinite && $0.x.isFinite }

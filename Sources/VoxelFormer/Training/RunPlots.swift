@@ -56,7 +56,8 @@ public enum RunPlots {
                 .init(name: "image retrieval", points: series("image_retrieval"), color: "#d62728", width: 2),
                 .init(name: "brain retrieval", points: series("brain_retrieval"), color: "#2ca02c", width: 2),
             ], horizontal: accuracyLines,
-            vertical: switchEpoch.map { [.init(name: switchName, value: $0, color: "#444")] } ?? [], yFromZero: true),
+            vertical: switchEpoch.map { [.init(name: switchName, value: $0, color: "#444")] } ?? [], yFromZero: true,
+            epochAxis: true),
         ])
     }
 }
