@@ -119,7 +119,7 @@ def corruptions():
         ("fifo", F.fifo),
     ]
     out = []
-    for label, rel, names in [("betas", b, [b]), ("mask", m, ["nsdgeneral", "subj01"]),
+    for label, rel, names in [("betas", b, [b, "subject 1 "]), ("mask", m, ["nsdgeneral", "subj01"]),
                               ("shard", s, ["0.tar", "subj01"]), ("test-shard", t, ["new_test", "subj01"]),
                               ("indices", INDICES, [INDICES]), ("targets", TARGETS, [TARGETS]),
                               ("shared1000", SHARED, [SHARED])]:
