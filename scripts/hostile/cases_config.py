@@ -55,7 +55,7 @@ BAD = {
 }
 # prior keys only matter with train.use_prior=true
 PRIOR_BAD = {
-    "prior.dim": ["0", "-64"], "prior.depth": ["0"], "prior.heads": ["0", "3"], "prior.dim_head": ["0"],
+    "prior.dim": ["0", "-64"], "prior.depth": ["0"], "prior.heads": ["0", "-1"], "prior.dim_head": ["0"],
     "prior.timesteps": ["0", "-1"], "prior.num_tokens": ["0"], "prior.sampling_steps": ["0", "-1"],
     "prior.cond_drop_prob": ["1.5", "-0.1"], "prior.guidance_scale": ["nan"], "prior.eta": ["nan"],
     "prior.learned_query_mode": ["bogus"], "prior.ff_mult": ["0"], "train.prior_loss_scale": ["nan"],
