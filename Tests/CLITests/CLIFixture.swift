@@ -19,6 +19,8 @@ struct CLIFixture: Sendable {
     static func make() throws -> CLIFixture {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("voxelformer-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        fixtureFolder = folder.path
+        atexit { if let path = fixtureFolder { try? FileManager.default.removeItem(atPath: path) } }
         let root = folder.appendingPathComponent("root")
         let synth = try CLI.run(["synth", "--out", root.path, "--subjects", "2", "--images", "40", "--test-images", "20",
                                  "--test-repeats", "2", "--trials-per-session", "20", "--voxels", "60", "--tokens", "4",
@@ -47,6 +49,9 @@ struct CLIFixture: Sendable {
         return url
     }
 }
+
+/// Removed when the test process exits.
+nonisolated(unsafe) private var fixtureFolder: String?
 
 /// 8,400 parameters: three epochs of two 80-trial subjects train in seconds.
 func tinyConfig(root: URL) -> String {
