@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs the built voxelformer CLI on about 400 hostile inputs in 6 classes (issue 9) and tabulates what happens.
+"""Runs the built voxelformer CLI on about 600 hostile inputs in 6 classes (issue 9) and tabulates what happens.
 
     python3 scripts/hostile/hostile.py [--bin .build/release/voxelformer] [--json hostile.json] [--jobs 2]
 
