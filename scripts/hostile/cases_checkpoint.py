@@ -83,7 +83,7 @@ def corruptions():
         ("sampler-batchSize-0", st(sampler(lambda s: s.__setitem__("batchSize", 0))), [CK, "sampler", "batch"]),
         ("sampler-garbage", st(meta("sampler", "{{{")), [CK, "sampler"]),
         ("sampler-missing", st(meta("sampler", None)), [CK, "sampler"]),
-        ("config-bad-yaml", st(meta("config", "model: [unclosed\n")), [CK, "config"]),
+        ("config-bad-yaml", st(meta("config", "model: [unclosed\n")), [CK]),
         ("config-missing", st(meta("config", None)), [CK, "config"]),
         ("config-other-widths", st(lambda t, m: m.__setitem__(
             "config", m["config"].replace("encoder_hidden_dim: 16", "encoder_hidden_dim: 32"))), [CK, "encoder", "shape"]),

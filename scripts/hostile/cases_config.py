@@ -53,6 +53,8 @@ BAD = {
     "eval.ties": ["bogus"],
     "eval.seed": ["-1"],
 }
+# values of the wrong type: a clear message quotes them back
+WORDS = {"two", "maybe", "bogus", "float64x", "fp64"}
 # prior keys only matter with train.use_prior=true
 PRIOR_BAD = {
     "prior.dim": ["0", "-64"], "prior.depth": ["0"], "prior.heads": ["0", "-1"], "prior.dim_head": ["0"],
@@ -116,7 +118,7 @@ def make_cases(fx):
     for key, values in BAD.items():
         for v in values:
             cases.append(Case(2, f"{key}={v}", lambda d, o=f"{key}={v}": train(d, o),
-                              names=[key, key.split(".")[-1]]))
+                              names=[key, key.split(".")[-1]], quotes=[v] if v in WORDS else []))
     for key, values in PRIOR_BAD.items():
         for v in values:
             cases.append(Case(2, f"{key}={v} (with the prior)",

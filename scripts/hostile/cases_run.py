@@ -150,7 +150,8 @@ def make_cases(fx):
                       runner=unmount_after(lambda d, a, r: r.run(a, cwd=d))))
 
     # --- class 6: environment and resources ---
-    for leave in (0, 2048, 8192, 32768, 65536):
+    # tmpfs hands out 4 KiB pages: 4096 leaves config.yaml its page and metrics.jsonl none
+    for leave in (0, 2048, 4096, 8192, 32768, 65536):
         def full(d, leave=leave):
             mount_tmpfs(d / "disk", "2m", fill_leaving=leave)
             return train(d, run=d / "disk" / "run")

@@ -45,6 +45,8 @@ class Case:
     prepare: Callable[[Path], list]
     expect: str = "error"
     names: list = field(default_factory=list)
+    # strings that must all appear in a clear message (the value a user typed, say)
+    quotes: list = field(default_factory=list)
     check: Optional[Callable[[Result, Path], Optional[str]]] = None
     env: dict = field(default_factory=dict)
     # a custom runner (d, default runner) -> Result, for concurrent runs, signals and the like
@@ -125,6 +127,9 @@ def classify(case: Case, r: Result, d: Path):
     wanted = [n for n in case.names if n]
     if wanted and not any(n.lower() in text.lower() for n in wanted):
         return "unclear error", "the message names none of: " + ", ".join(wanted)
+    missing = [q for q in case.quotes if q not in text]
+    if missing:
+        return "unclear error", "the message does not quote " + ", ".join(missing)
     if case.check:
         why = case.check(r, d)
         if why:
