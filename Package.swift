@@ -60,6 +60,9 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
         .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer"], exclude: ["Fixtures"]),
+        // Runs the built `voxelformer` binary (.build/debug/voxelformer, which `swift test` builds with every
+        // other product) on bad inputs; no library dependency, it only starts processes.
+        .testTarget(name: "CLITests"),
     ],
     cxxLanguageStandard: .cxx17
 )
