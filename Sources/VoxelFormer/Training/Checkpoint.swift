@@ -60,6 +60,7 @@ public struct Checkpoint {
             return out
         }
         guard let rng = all["rng.torch"] else { throw ConfigError("\(url.path): checkpoint lacks 'rng.torch'") }
+        try checkGeneratorState(rng, url: url)
         return Checkpoint(
             model: section("model."), optimizer: section("optimizer."), scheduler: section("scheduler."), torchRNG: rng,
             epoch: try int("epoch"), step: try int("step"), stepInEpoch: try int("step_in_epoch"),
