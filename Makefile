@@ -22,7 +22,8 @@ bench: setup
 # libFuzzer over each file reader (safetensors, npy, tar, nifti, checkpoint metadata, config YAML + overrides),
 # FUZZ_RUNS inputs each, from the committed seeds in Tests/FuzzTests/Corpus/<target>. New coverage goes to
 # .build-fuzz/corpus/<target>, crashers to .build-fuzz/findings/<target>/; `make test` replays the committed
-# corpus. One target: `make fuzz FUZZ_TARGETS=tar FUZZ_RUNS=10000`.
+# corpus. One target: `make fuzz FUZZ_TARGETS=tar FUZZ_RUNS=10000`. Swift's backtracer is off so that
+# libFuzzer's own signal handler saves the crashing input.
 FUZZ_RUNS ?= 1000000
 FUZZ_TARGETS ?= safetensors npy tar nifti checkpoint config
 FUZZ_FLAGS ?= -max_len=8192 -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=1024 -print_final_stats=1
@@ -35,7 +36,7 @@ fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/findings/$$t && \
 	  echo "== fuzz $$t: $(FUZZ_RUNS) runs" && \
-	  FUZZ_TARGET=$$t $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) -artifact_prefix=.build-fuzz/findings/$$t/ \
+	  FUZZ_TARGET=$$t SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) -artifact_prefix=.build-fuzz/findings/$$t/ \
 	    .build-fuzz/corpus/$$t Tests/FuzzTests/Corpus/$$t || exit 1; \
 	done
 
