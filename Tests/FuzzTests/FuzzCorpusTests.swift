@@ -65,6 +65,10 @@ let validSeeds: [FuzzTarget: [String]] = [
         let forged = try #require(try message(.checkpoint, "bad_rng_position.safetensors"))
         #expect(forged.hasSuffix("input.safetensors: rng.torch is corrupt: its generator position (left 300, "
             + "next 1099511627776) lies outside the 624-word state"), "\(forged)")
+        // Found by libFuzzer: a state whose `seeded` flag is 0 made libtorch abort ("Invalid mt19937 state").
+        let unseeded = try #require(try message(.checkpoint, "crash_rng_unseeded.safetensors"))
+        #expect(unseeded.hasSuffix("input.safetensors: rng.torch is corrupt: its generator is marked as never seeded"),
+                "\(unseeded)")
     }
 
     @Test func niftiGridsLargerThanTheFileAreRefusedBeforeAllocation() throws {
