@@ -1,6 +1,6 @@
 # Every target runs `setup` first: it installs only what is missing.
 SWIFT ?= swift
-.PHONY: setup build demo test bench fixtures clean
+.PHONY: setup build demo test bench fixtures fuzz fuzz-build clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,9 +19,30 @@ test: setup
 bench: setup
 	$(SWIFT) run -c release voxelformer-bench
 
+# libFuzzer over each file reader (safetensors, npy, tar, nifti, checkpoint metadata, config YAML + overrides),
+# FUZZ_RUNS inputs each, from the committed seeds in Tests/FuzzTests/Corpus/<target>. New coverage goes to
+# .build-fuzz/corpus/<target>, crashers to .build-fuzz/findings/<target>/; `make test` replays the committed
+# corpus. One target: `make fuzz FUZZ_TARGETS=tar FUZZ_RUNS=10000`. Swift's backtracer is off so that
+# libFuzzer's own signal handler saves the crashing input.
+FUZZ_RUNS ?= 1000000
+FUZZ_TARGETS ?= safetensors npy tar nifti checkpoint config
+FUZZ_FLAGS ?= -max_len=8192 -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=1024 -print_final_stats=1
+FUZZ_BIN = .build-fuzz/debug/voxelformer-fuzz
+
+fuzz-build: setup
+	$(SWIFT) build --scratch-path .build-fuzz --product voxelformer-fuzz -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZING -Xswiftc -use-ld=lld
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p .build-fuzz/corpus/$$t .build-fuzz/findings/$$t && \
+	  echo "== fuzz $$t: $(FUZZ_RUNS) runs" && \
+	  FUZZ_TARGET=$$t SWIFT_BACKTRACE=enable=no $(FUZZ_BIN) -runs=$(FUZZ_RUNS) $(FUZZ_FLAGS) -artifact_prefix=.build-fuzz/findings/$$t/ \
+	    .build-fuzz/corpus/$$t Tests/FuzzTests/Corpus/$$t || exit 1; \
+	done
+
 # Regenerates every test fixture (needs torch, numpy, safetensors, h5py, nibabel in python3).
 fixtures:
-	for g in Tests/*/Fixtures/generate*.py Tests/*/Fixtures/*/generate*.py; do python3 $$g || exit 1; done
+	for g in Tests/*/Fixtures/generate*.py Tests/*/Fixtures/*/generate*.py Tests/FuzzTests/Corpus/generate*.py; do python3 $$g || exit 1; done
 
 clean:
 	rm -rf .build

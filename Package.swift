@@ -57,12 +57,19 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer"]),
+        // Fuzzing: the readers' entry points, driven by libFuzzer (`make fuzz`) and replayed by FuzzTests.
+        .target(name: "FuzzTargets", dependencies: ["Torch", "BrainData", "VoxelFormer"]),
+        .executableTarget(
+            name: "voxelformer-fuzz", dependencies: ["FuzzTargets"],
+            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
+        ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
         .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer"], exclude: ["Fixtures"]),
         // Runs the built `voxelformer` binary (.build/debug/voxelformer, which `swift test` builds with every
         // other product) on bad inputs; no library dependency, it only starts processes.
         .testTarget(name: "CLITests"),
+        .testTarget(name: "FuzzTests", dependencies: ["FuzzTargets"], exclude: ["Corpus"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -29,18 +29,26 @@ public struct NIfTIImage: @unchecked Sendable {
         let image: UnsafeMutablePointer<nifti_image>? = NIfTIImage.lock.withLock {
             nifti_set_debug_level(0)
             // nifti_type does not tell NIfTI-2 apart (libnifti2 reports 1), so ask the header reader.
-            if let header = nifti_read_header(url.path, &headerVersion, 1) { free(header) }
-            return nifti_image_read(url.path, 1)
+            guard let header = nifti_read_header(url.path, &headerVersion, 1) else { return nil }
+            defer { free(header) }
+            // The reader only warns about a bad header, and nifti_image_read trusts a NIfTI-2 one (a dim[0]
+            // past 7 overflows its stack), so a header that does not look good stops here.
+            let good = headerVersion == 2
+                ? nifti_hdr2_looks_good(header.assumingMemoryBound(to: nifti_2_header.self))
+                : nifti_hdr1_looks_good(header.assumingMemoryBound(to: nifti_1_header.self))
+            guard good != 0 else { return nil }
+            return nifti_image_read(url.path, 0)
         }
-        guard let image, image.pointee.data != nil else {
-            if let image { nifti_image_free(image) }
+        guard let image else {
             throw DataError("\(url.path): not a readable NIfTI-1 or NIfTI-2 image (missing, truncated or corrupt)")
         }
         defer { nifti_image_free(image) }
+        // The header is checked before libnifti allocates and reads the voxels it declares.
+        let (grid, stored, widened) = try Self.checkHeader(image.pointee, path: url.path)
+        guard NIfTIImage.lock.withLock({ nifti_image_load(image) }) == 0, image.pointee.data != nil else {
+            throw DataError("\(url.path): not a readable NIfTI-1 or NIfTI-2 image (missing, truncated or corrupt)")
+        }
         let nim = image.pointee
-        let ndim = Int(nim.ndim)
-        let dims = withUnsafeBytes(of: nim.dim) { Array($0.bindMemory(to: Int64.self)) }
-        let grid = (1...max(ndim, 1)).map { Int(dims[$0]) }
         shape = grid
         datatypeCode = Int(nim.datatype)
         version = Int(headerVersion)
@@ -48,21 +56,6 @@ public struct NIfTIImage: @unchecked Sendable {
         let flat = withUnsafeBytes(of: matrix.m) { Array($0.bindMemory(to: Double.self)) }
         affine = (0..<4).map { r in (0..<4).map { c in flat[r * 4 + c] } }
 
-        let (stored, widened): (DType, DType?)
-        switch datatypeCode {
-        case 2: (stored, widened) = (.uint8, nil)
-        case 4: (stored, widened) = (.int16, nil)
-        case 8: (stored, widened) = (.int32, nil)
-        case 16: (stored, widened) = (.float32, nil)
-        case 64: (stored, widened) = (.float64, nil)
-        case 256: (stored, widened) = (.int8, nil)
-        case 512: (stored, widened) = (.int16, .int32)  // reinterpreted below
-        case 768: (stored, widened) = (.int32, .int64)
-        case 1024: (stored, widened) = (.int64, nil)
-        default:
-            throw DataError("\(url.path): NIfTI datatype \(datatypeCode) is not supported "
-                + "(expected uint8, int8, int16, uint16, int32, uint32, int64, float32 or float64)")
-        }
         let count = Int(nim.nvox)
         let raw = Data(bytes: nim.data, count: count * stored.byteSize)
         // Fortran order: the file's fastest axis is i, so the row-major shape is reversed.
@@ -98,5 +91,53 @@ public struct NIfTIImage: @unchecked Sendable {
     /// The number of voxels equal to `value`.
     public func count(equalTo value: Double = 1) -> Int {
         (data.to(.float64) .== Tensor(scalar: value, dtype: .float64)).sum().itemInt()
+    }
+
+    /// The grid and dtypes of a header read without its data, after checking that the grid is 1 to 7
+    /// positive sizes, the datatype is one we read, and the voxels fit in the file: for `.nii.gz`, in what
+    /// deflate can expand the file to (at most 1032:1), so a forged size never becomes a huge allocation.
+    static func checkHeader(_ nim: nifti_image, path: String) throws -> (grid: [Int], stored: DType, widened: DType?) {
+        func fail(_ message: String) -> DataError { DataError("\(path): corrupt NIfTI header: \(message)") }
+        let ndim = Int(nim.ndim)
+        guard (1...7).contains(ndim) else { throw fail("\(ndim) dimensions, expected 1 to 7") }
+        let dims = withUnsafeBytes(of: nim.dim) { Array($0.bindMemory(to: Int64.self)) }
+        let grid = (1...ndim).map { Int(dims[$0]) }
+        var count = 1
+        for n in grid {
+            guard n >= 1 else { throw fail("grid \(grid) has a size below 1") }
+            let (product, overflow) = count.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw fail("grid \(grid) is too large") }
+            count = product
+        }
+        guard Int(nim.nvox) == count else { throw fail("nvox \(nim.nvox) does not match grid \(grid)") }
+
+        let (stored, widened): (DType, DType?)
+        switch Int(nim.datatype) {
+        case 2: (stored, widened) = (.uint8, nil)
+        case 4: (stored, widened) = (.int16, nil)
+        case 8: (stored, widened) = (.int32, nil)
+        case 16: (stored, widened) = (.float32, nil)
+        case 64: (stored, widened) = (.float64, nil)
+        case 256: (stored, widened) = (.int8, nil)
+        case 512: (stored, widened) = (.int16, .int32)  // reinterpreted after reading
+        case 768: (stored, widened) = (.int32, .int64)
+        case 1024: (stored, widened) = (.int64, nil)
+        default:
+            throw DataError("\(path): NIfTI datatype \(nim.datatype) is not supported "
+                + "(expected uint8, int8, int16, uint16, int32, uint32, int64, float32 or float64)")
+        }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: stored.byteSize)
+        guard !overflow else { throw fail("grid \(grid) is too large") }
+
+        let dataPath = nim.iname.map { String(cString: $0) } ?? path
+        let fileSize = ((try? FileManager.default.attributesOfItem(atPath: dataPath))?[.size] as? NSNumber)?.intValue ?? 0
+        let offset = Int(nim.iname_offset)
+        let compressed = dataPath.hasSuffix(".gz")
+        let available = compressed ? fileSize.multipliedReportingOverflow(by: 1032).partialValue : fileSize - offset
+        guard offset >= 0, bytes <= available else {
+            throw fail("grid \(grid) of \(stored) needs \(bytes) bytes from offset \(offset), but "
+                + (compressed ? "a \(fileSize)-byte gzip file cannot hold them" : "the file holds \(fileSize) bytes"))
+        }
+        return (grid, stored, widened)
     }
 }

@@ -54,13 +54,16 @@ public struct TarReader: Sendable {
             let typeflag = header[header.startIndex + 156]
             let size = try pendingSize ?? headerSize(header, offset: offset, name: name)
             let dataStart = offset + 512
-            let padded = (size + 511) / 512 * 512
-            guard dataStart + size <= total else {
+            guard size >= 0 else {
+                throw DataError("\(url.path): corrupt tar header at offset \(offset) (member '\(name)'): negative size \(size)")
+            }
+            // Compared by subtraction: a declared size near Int.max must not overflow.
+            guard size <= total - dataStart else {
                 throw DataError("\(url.path): truncated tar: member '\(name)' at offset \(memberStart) needs \(size) "
                     + "bytes of data from offset \(dataStart), but the file ends at \(total)")
             }
             let payload = bytes.subdata(in: bytes.startIndex + dataStart ..< bytes.startIndex + dataStart + size)
-            offset = dataStart + padded
+            offset = dataStart + (size + 511) / 512 * 512
             switch typeflag {
             case UInt8(ascii: "x"):
                 let records = try paxRecords(payload, offset: memberStart)
@@ -141,7 +144,16 @@ public struct TarReader: Sendable {
     private func headerSize(_ header: Data, offset: Int, name: String) throws -> Int {
         let raw = header[header.startIndex + 124 ..< header.startIndex + 136]
         if let first = raw.first, first & 0x80 != 0 {
-            return raw.dropFirst().reduce(Int(first & 0x7f)) { $0 << 8 | Int($1) }
+            // The flag bit starts a positive big-endian number; 0xff starts a negative one, never a size.
+            var size = first == 0xff ? -1 : Int(first & 0x7f)
+            for byte in raw.dropFirst() {
+                guard size >= 0, size <= Int.max >> 8 else {
+                    throw DataError("\(url.path): corrupt tar header at offset \(offset) (member '\(name)'): "
+                        + "base-256 size out of range")
+                }
+                size = size << 8 | Int(byte)
+            }
+            return size
         }
         let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         guard let size = Int(text.isEmpty ? "0" : text, radix: 8) else {
@@ -165,8 +177,8 @@ public struct TarReader: Sendable {
         var i = 0
         while i < bytes.count, bytes[i] != 0 {
             guard let space = bytes[i...].firstIndex(of: UInt8(ascii: " ")),
-                  let length = Int(String(decoding: bytes[i..<space], as: UTF8.self)), length > 0,
-                  i + length <= bytes.count
+                  let length = Int(String(decoding: bytes[i..<space], as: UTF8.self)),
+                  length > space + 1 - i, length <= bytes.count - i
             else {
                 throw DataError("\(url.path): corrupt PAX header at offset \(offset)")
             }

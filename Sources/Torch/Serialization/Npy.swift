@@ -127,14 +127,18 @@ public enum Npy {
         }
         var shape: [Int] = []
         var count = 1
+        // libtorch's strides multiply every size, an empty axis counting as 1: (0, 2**40, 2**40) overflows them.
+        var strides = 1
         for item in items {
             guard case .int(let n) = item, n >= 0 else {
                 throw fail("malformed header: shape is \(shapeField), expected a tuple of non-negative integers")
             }
             shape.append(n)
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw fail("shape \(shapeField) is too large") }
+            let (stride, strideOverflow) = strides.multipliedReportingOverflow(by: max(n, 1))
+            guard !overflow, !strideOverflow else { throw fail("shape \(shapeField) is too large") }
             count = product
+            strides = stride
         }
         let (byteCount, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { throw fail("shape \(shapeField) is too large") }

@@ -130,12 +130,16 @@ public enum Safetensors {
         guard case .array(let dims) = shapeField else { throw fail("shape must be a list of non-negative integers") }
         var shape: [Int] = []
         var count = 1
+        // libtorch's strides multiply every size, an empty axis counting as 1: [0, 2**40, 2**40] overflows them.
+        var strides = 1
         for dim in dims {
             guard case .int(let n) = dim, n >= 0 else { throw fail("shape must be a list of non-negative integers") }
             shape.append(n)
             let (product, overflow) = count.multipliedReportingOverflow(by: n)
-            guard !overflow else { throw fail("shape \(shape) is too large") }
+            let (stride, strideOverflow) = strides.multipliedReportingOverflow(by: max(n, 1))
+            guard !overflow, !strideOverflow else { throw fail("shape \(shape) is too large") }
             count = product
+            strides = stride
         }
         guard case .array(let offsets) = offsetsField, offsets.count == 2,
               case .int(let begin) = offsets[0], case .int(let end) = offsets[1], begin >= 0, begin <= end

@@ -94,6 +94,7 @@ public struct Checkpoint {
             return out
         }
         guard let rng = all["rng.torch"] else { throw ConfigError("\(url.path): checkpoint lacks 'rng.torch'") }
+        try checkGeneratorState(rng, url: url)
         return Checkpoint(
             model: section("model."), optimizer: section("optimizer."), scheduler: section("scheduler."), torchRNG: rng,
             epoch: epoch, step: step, stepInEpoch: stepInEpoch,
