@@ -43,21 +43,33 @@ public final class NSDSubject: @unchecked Sendable {
     public let coordinates: Tensor
     /// (V, 3) float32, `coordinates` through the mask's affine.
     public let millimetres: Tensor
+    /// (V, 3) float32, `coordinates` scaled by the mask's grid to [-1, 1].
+    public let normalized: Tensor
     public let trainTrials: [NSDTrial]
     /// `new_test/0.tar` (else `test/0.tar`), each repeat its own trial.
     public let testTrials: [NSDTrial]
 
-    init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor,
+    init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor, normalized: Tensor,
          trainTrials: [NSDTrial], testTrials: [NSDTrial]) {
         self.subject = subject
         self.betas = betas
         self.coordinates = coordinates
         self.millimetres = millimetres
+        self.normalized = normalized
         self.trainTrials = trainTrials
         self.testTrials = testTrials
     }
 
     public var voxelCount: Int { betas.size(1) }
+
+    /// (V, 3) float32 positions of the columns in the form `kind` names (`data.coordinates`).
+    public func positions(_ kind: VoxelCoordinates) -> Tensor {
+        switch kind {
+        case .raw: coordinates.to(.float32)
+        case .normalized: normalized
+        case .mm: millimetres
+        }
+    }
 
     /// The betas rows of `trials`, shape (B, V) float32.
     public func voxels(_ trials: [NSDTrial]) -> Tensor {
@@ -153,7 +165,8 @@ public final class NSDDataset: @unchecked Sendable {
         try BetasValidation.checkRows(train + test, betas: betas)
         let matrix = try BetasValidation.load(betas, dtype: options.betasDType, replaceNonFinite: options.replaceNonFinite)
         let s = NSDSubject(subject: subject, betas: matrix, coordinates: coordinates,
-                           millimetres: mask.millimetres(coordinates), trainTrials: train, testTrials: test)
+                           millimetres: mask.millimetres(coordinates), normalized: mask.normalized(coordinates),
+                           trainTrials: train, testTrials: test)
         loaded[subject] = s
         return s
     }

@@ -80,6 +80,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if encoderHiddenDim % 2 != 0 { try fail(.encoderHiddenDim, "must be even (the tokenizer halves it)") }
         if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }
         if tomeR < 0 { try fail(.tomeR, "must be 0 or more, got \(tomeR)") }
+        if !(sirenOmega0 > 0) { try fail(.sirenOmega0, "must be positive, got \(sirenOmega0)") }
         if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
         if !fullAttention && lastNFeatures > encoderHiddenDim {
             try fail(.lastNFeatures, "must be at most encoder_hidden_dim (\(encoderHiddenDim)), got \(lastNFeatures)")

@@ -1,3 +1,4 @@
+import BrainData
 import Foundation
 
 /// Where the data is and which subjects train and test.
@@ -8,8 +9,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testSubjects: [Int] = [1, 2, 3]
     /// How betas are kept in memory: float32, float16 or bfloat16.
     public var betasDtype = "float32"
-    /// Positional input: `raw` voxel indices (the reference) or `mm` through the NIfTI affine.
-    public var coordinates = "raw"
+    /// Positional input of the SIREN code: `raw` voxel indices (the reference), `normalized` to [-1, 1] by
+    /// the volume's shape, or `mm` through the NIfTI affine (docs/ablations.md).
+    public var coordinates = VoxelCoordinates.raw
     /// Replace NaN/inf betas by 0 instead of stopping.
     public var replaceNonFinite = false
     /// Batches prepared ahead of the training loop.
@@ -34,9 +36,6 @@ public struct DataConfig: Codable, Equatable, Sendable {
         guard ["float32", "float16", "bfloat16"].contains(betasDtype) else {
             throw ConfigError("data.betas_dtype: expected float32, float16 or bfloat16, got '\(betasDtype)'")
         }
-        guard ["raw", "mm"].contains(coordinates) else {
-            throw ConfigError("data.coordinates: expected raw or mm, got '\(coordinates)'")
-        }
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
     }
 }
@@ -46,6 +45,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var epochs = 150
     public var batchSize = 32
     public var maxLR = 5e-5
+    /// The SIREN code's (`pos_embed.linear`) learning rate as a multiple of max_lr; 0 freezes it.
+    public var sirenLRScale = 1.0
     public var weightDecay = 1e-2
     public var gradClip = 1.0
     /// Fraction of epochs trained with BiMixCo before SoftCLIP.
@@ -76,7 +77,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
+        case epochs, batchSize = "batch_size", maxLR = "max_lr", sirenLRScale = "siren_lr_scale"
+        case weightDecay = "weight_decay"
         case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
         case mixcoTemperature = "mixco_temperature", softclipStartTemperature = "softclip_start_temperature"
         case softclipEndTemperature = "softclip_end_temperature"
@@ -89,6 +91,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         epochs = try c.get(.epochs, d.epochs)
         batchSize = try c.get(.batchSize, d.batchSize)
         maxLR = try c.get(.maxLR, d.maxLR)
+        sirenLRScale = try c.get(.sirenLRScale, d.sirenLRScale)
         weightDecay = try c.get(.weightDecay, d.weightDecay)
         gradClip = try c.get(.gradClip, d.gradClip)
         mixupPct = try c.get(.mixupPct, d.mixupPct)
@@ -112,6 +115,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if batchSize < 2 { throw ConfigError("train.batch_size: contrastive losses need at least 2, got \(batchSize)") }
         if maxLR <= 0 { throw ConfigError("train.max_lr: must be positive, got \(maxLR)") }
+        if !(sirenLRScale >= 0) { throw ConfigError("train.siren_lr_scale: must be 0 (frozen) or more, got \(sirenLRScale)") }
         guard ["fp32", "bf16", "fp16"].contains(precision) else {
             throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
         }

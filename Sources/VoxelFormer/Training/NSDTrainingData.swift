@@ -9,7 +9,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     public let trainSubjects: [Int]
     public let testSubjects: [Int]
     let assembler: BatchAssembler
-    let millimetres: Bool
+    let coordinateForm: VoxelCoordinates
 
     public init(config: DataConfig) throws {
         let dtype: DType = switch config.betasDtype {
@@ -26,12 +26,12 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         trainSubjects = config.trainSubjects
         testSubjects = config.testSubjects
         assembler = BatchAssembler(dataset: dataset)
-        millimetres = config.coordinates == "mm"
+        coordinateForm = config.coordinates
     }
 
     public func coordinates(subject: Int) throws -> Tensor {
         let s = try dataset.subject(subject)
-        return millimetres ? s.millimetres : s.coordinates.to(.float32)
+        return s.positions(coordinateForm)
     }
 
     public func trainTrialCount(subject: Int) -> Int { (try? dataset.subject(subject).trainTrials.count) ?? 0 }
