@@ -13,6 +13,8 @@ struct Synth: ParsableCommand {
             """
     )
 
+    @Option(help: "Generative model: shared-anatomy (subjects warp one template; smooth + white noise with session offsets) or independent (the first generator: unrelated anatomies, white noise).")
+    var preset = SyntheticNSDConfig().preset
     @Option(help: "The data root to write (created; an existing folder must be empty or hold an earlier synthetic dataset).")
     var out: String
     @Option(help: "Number of subjects, 1 to 8.")
@@ -31,8 +33,14 @@ struct Synth: ParsableCommand {
     var trialsPerSession = SyntheticNSDConfig().trialsPerSession
     @Option(help: "Mean nsdgeneral voxel count per subject (NSD: about 15000).")
     var voxels = SyntheticNSDConfig().voxels
-    @Option(help: "Standard deviation of every voxel's noise; the per-voxel SNR is about 1/noise^2.")
+    @Option(help: "Standard deviation of every voxel's trial noise (shared-anatomy: smooth plus white; session offsets add to it).")
     var noise = SyntheticNSDConfig().noise
+    @Option(help: "shared-anatomy: fraction of the noise variance that is spatially smooth, in [0, 1).")
+    var correlatedNoise = SyntheticNSDConfig().correlatedNoise
+    @Option(help: "shared-anatomy: standard deviation of the smooth per-session offsets, relative to --noise.")
+    var sessionOffset = SyntheticNSDConfig().sessionOffset
+    @Option(help: "shared-anatomy: mean signal variance of a voxel (responsiveness varies smoothly over the template).")
+    var signalVariance = SyntheticNSDConfig().signalVariance
     @Option(help: "Dimension of each image's hidden latent.")
     var latentDim = SyntheticNSDConfig().latentDim
     @Option(help: "Image side in pixels (NSD's release: 224).")
@@ -47,6 +55,7 @@ struct Synth: ParsableCommand {
     func run() throws {
         Torch.initialise()
         var config = SyntheticNSDConfig()
+        config.preset = preset
         config.seed = seed
         config.subjects = subjects
         config.trainImagesPerSubject = images
@@ -56,6 +65,9 @@ struct Synth: ParsableCommand {
         config.trialsPerSession = trialsPerSession
         config.voxels = voxels
         config.noise = noise
+        config.correlatedNoise = correlatedNoise
+        config.sessionOffset = sessionOffset
+        config.signalVariance = signalVariance
         config.latentDim = latentDim
         config.imageSize = imageSize
         config.tokens = tokens
@@ -71,9 +83,12 @@ struct Synth: ParsableCommand {
         let info = try world.write(to: root) { print($0) }
         let o = info.oracle
         print(String(format: "wrote %@ in %.1f s", root.path, Date().timeIntervalSince(start)))
+        print("preset \(config.preset.rawValue)")
         print(String(format: "noise sd %.3g (per-voxel SNR %.3g); oracle top-1 image retrieval in pools of %d: "
             + "single trial %.3f (a perfect scorer: %.3f), %d repeats averaged %.3f, chance %.4f",
             config.noise, info.perVoxelSNR, o.poolSize, o.singleTrial, o.singleTrialCeiling, config.testRepeats,
             o.averaged, o.chance))
     }
 }
+
+extension SyntheticPreset: ExpressibleByArgument {}

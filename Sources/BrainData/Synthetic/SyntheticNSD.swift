@@ -1,10 +1,22 @@
 import Foundation
 import Torch
 
+/// Which generative model a synthetic NSD follows (docs/synthetic-data.md, "Presets").
+public enum SyntheticPreset: String, Codable, Sendable, CaseIterable {
+    /// Subjects are small shifts and warps of one anatomical template on a common grid: the same cortical
+    /// location has nearly the same raw voxel coordinates and similar tuning in every subject; the noise is
+    /// spatially smooth plus white, with per-session offsets.
+    case sharedAnatomy = "shared-anatomy"
+    /// The first generator: each subject is an independently rotated, scaled and placed ellipsoid (raw
+    /// coordinates unrelated across subjects) with white noise.
+    case independent
+}
+
 /// Sizes, noise and seed of a synthetic NSD (see docs/synthetic-data.md). The defaults make a dataset that
 /// generates in seconds and trains in minutes on two CPU cores; real NSD sizes are noted per field.
 /// Codable with snake_case keys; keys left out keep their defaults.
 public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
+    public var preset = SyntheticPreset.sharedAnatomy
     public var seed: UInt64 = 0
     /// Subjects `subj01 ...` (NSD: 8).
     public var subjects = 3
@@ -32,11 +44,18 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
     /// Random Fourier features of the tuning field and their frequency (cycles per template radius).
     public var tuningFeatures = 64
     public var tuningFrequency = 0.6
-
+    /// `shared-anatomy` only: the fraction of the noise variance that is spatially smooth (the rest is white).
+    public var correlatedNoise = 0.5
+    /// `shared-anatomy` only: standard deviation of the smooth per-session offsets, relative to `noise`.
+    public var sessionOffset = 0.3
+    /// `shared-anatomy` only: mean signal variance of a voxel; voxels' responsiveness varies smoothly over the
+    /// template around it (`independent`: 1 everywhere).
+    public var signalVariance = 0.5
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case seed, subjects, noise, voxels, tokens
+        case preset, seed, subjects, noise, voxels, tokens
+        case correlatedNoise = "correlated_noise", sessionOffset = "session_offset", signalVariance = "signal_variance"
         case testImages = "test_images", testRepeats = "test_repeats"
         case trainImagesPerSubject = "train_images_per_subject", trainRepeats = "train_repeats"
         case trialsPerSession = "trials_per_session", latentDim = "latent_dim", imageSize = "image_size"
@@ -47,6 +66,13 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         func value<T: Decodable>(_ key: CodingKeys, _ fallback: T) throws -> T {
             try c.decodeIfPresent(T.self, forKey: key) ?? fallback
+        }
+        if let name = try c.decodeIfPresent(String.self, forKey: .preset) {
+            guard let known = SyntheticPreset(rawValue: name) else {
+                throw DataError("synthetic NSD: preset must be one of "
+                    + SyntheticPreset.allCases.map(\.rawValue).joined(separator: ", ") + ", got '\(name)'")
+            }
+            preset = known
         }
         seed = try value(.seed, seed)
         subjects = try value(.subjects, subjects)
@@ -63,6 +89,9 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
         tokenDim = try value(.tokenDim, tokenDim)
         tuningFeatures = try value(.tuningFeatures, tuningFeatures)
         tuningFrequency = try value(.tuningFrequency, tuningFrequency)
+        correlatedNoise = try value(.correlatedNoise, correlatedNoise)
+        sessionOffset = try value(.sessionOffset, sessionOffset)
+        signalVariance = try value(.signalVariance, signalVariance)
     }
 
     /// All images: the shared test images, then every subject's own.
@@ -81,6 +110,10 @@ public struct SyntheticNSDConfig: Codable, Sendable, Equatable {
                  "latent_dim, tokens, token_dim and tuning_features must be positive")
         try need(noise >= 0 && noise.isFinite, "noise must be a finite non-negative number, got \(noise)")
         try need(imageSize >= 4, "image_size must be at least 4, got \(imageSize)")
+        try need(correlatedNoise >= 0 && correlatedNoise < 1,
+                 "correlated_noise must be in [0, 1) (some noise must be white), got \(correlatedNoise)")
+        try need(signalVariance > 0 && signalVariance.isFinite, "signal_variance must be a finite positive number, got \(signalVariance)")
+        try need(sessionOffset >= 0 && sessionOffset.isFinite, "session_offset must be a finite non-negative number, got \(sessionOffset)")
     }
 }
 
@@ -94,7 +127,8 @@ public struct SyntheticSubject: @unchecked Sendable {
     public let voxelIndices: Tensor
     /// `(V, 3)` float32: where each voxel lands in the shared template (the unit ball).
     public let templateCoordinates: Tensor
-    /// `(V, latentDim)` float32: each voxel's tuning vector `w(u)`.
+    /// `(V, latentDim)` float32: each voxel's tuning vector (`w(u)`, mixed with the subject's own field
+    /// under `shared-anatomy`).
     public let tuning: Tensor
     /// 0-based image id of every trial, chronological; the index is the global trial (betas row).
     public let trialImages: [Int]
@@ -121,6 +155,8 @@ public final class SyntheticNSD: @unchecked Sendable {
     let targetW1: Tensor, targetW2: Tensor
     // w(u) = c * cos(u Omega + phi) A: Omega (3, K), phi (K), A (K, latentDim)
     let omega: Tensor, phase: Tensor, amplitude: Tensor
+    // smooth noise fields (shared-anatomy): sqrt(2/K) cos(u Omega + phi), for trial noise and session offsets
+    let noiseOmega: Tensor, noisePhase: Tensor, offsetOmega: Tensor, offsetPhase: Tensor
 
     static let targetHidden = 64
     static let roiRadius = 1.0, brainRadius = 1.6, warpStrength = 0.15
@@ -153,16 +189,32 @@ public final class SyntheticNSD: @unchecked Sendable {
         phase = Tensor.rand([k]) * (2 * Double.pi)
         amplitude = Tensor.randn([k, d]) * (2.0 / Double(d * k)).squareRoot()
 
+        Self.seed(config, stream: 5)
+        let noiseWave = 2 * Double.pi * Self.noiseFrequency
+        noiseOmega = Tensor.randn([3, Self.noiseFeatures]) * noiseWave
+        noisePhase = Tensor.rand([Self.noiseFeatures]) * (2 * Double.pi)
+        offsetOmega = Tensor.randn([3, Self.noiseFeatures]) * noiseWave
+        offsetPhase = Tensor.rand([Self.noiseFeatures]) * (2 * Double.pi)
+
+        Self.seed(config, stream: 4)
+        let template = Self.makeTemplate(config)
         let testIds = order.prefix(config.testImages).sorted()
         var subjects: [SyntheticSubject] = []
         for s in 0..<config.subjects {
             Self.seed(config, stream: 100 + UInt64(s))
             let start = config.testImages + s * config.trainImagesPerSubject
             let own = order[start..<(start + config.trainImagesPerSubject)].sorted()
-            subjects.append(Self.makeSubject(number: s + 1, config: config, testIds: testIds, ownIds: own,
-                                             tuning: { [omega, phase, amplitude] u in
-                                                 Self.tuning(u, omega: omega, phase: phase, amplitude: amplitude)
-                                             }))
+            let field = { [omega, phase, amplitude] (u: Tensor) in
+                Self.tuning(u, omega: omega, phase: phase, amplitude: amplitude)
+            }
+            switch config.preset {
+            case .independent:
+                subjects.append(Self.makeSubject(number: s + 1, config: config, testIds: testIds, ownIds: own,
+                                                 tuning: field))
+            case .sharedAnatomy:
+                subjects.append(Self.makeSharedSubject(number: s + 1, config: config, template: template,
+                                                       testIds: testIds, ownIds: own, tuning: field))
+            }
         }
         self.subjects = subjects
     }
@@ -213,7 +265,11 @@ public final class SyntheticNSD: @unchecked Sendable {
         Self.seed(config, stream: 200 + UInt64(subject.number))
         let trials = Tensor(subject.trialImages.map(Int64.init))
         let signal = latents.indexSelect(0, trials).matmul(subject.tuning.T)            // (trials, V)
-        let raw = signal + Tensor.randn(signal.shape) * config.noise
+        let raw: Tensor
+        switch config.preset {
+        case .independent: raw = signal + Tensor.randn(signal.shape) * config.noise
+        case .sharedAnatomy: raw = signal + noise(subject)
+        }
         let train = Tensor(subject.trialImages.enumerated().filter { !shared[$0.element] }.map { Int64($0.offset) })
         let rows = raw.indexSelect(0, train)
         let mean = rows.mean(0), std = rows.std([0]).clamp(min: 1e-6)

@@ -21,7 +21,7 @@ public struct SyntheticInfo: Encodable, Sendable {
 
     public var config: SyntheticNSDConfig
     public var images: Int
-    /// Mean signal variance over noise variance of one voxel on one trial.
+    /// Mean signal variance over mean noise variance (session offsets included) of one voxel on one trial.
     public var perVoxelSNR: Double
     public var subjects: [Subject]
     public var oracle: OracleRetrieval
@@ -108,8 +108,9 @@ extension SyntheticNSD {
         }
 
         let signal = subjects.map { $0.tuning.square().sum(1).mean().item() }.reduce(0, +) / Double(subjects.count)
+        let noise = subjects.map(meanNoiseVariance).reduce(0, +) / Double(subjects.count)
         let info = SyntheticInfo(config: config, images: imageCount,
-                                 perVoxelSNR: config.noise > 0 ? signal / (config.noise * config.noise) : .infinity,
+                                 perVoxelSNR: config.noise > 0 ? signal / noise : .infinity,
                                  subjects: rows, oracle: oracleTop1(betas: allBetas))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -2,9 +2,13 @@ import Foundation
 import Torch
 
 /// The best image retrieval any model can reach on a synthetic NSD: the Bayes-optimal decision for an
-/// observer that knows every voxel's tuning, the noise model and the latents of the candidate images.
-/// With Gaussian noise of equal variance the posterior of candidate `c` given raw responses `y` ranks as
-/// `y . mu_c - |mu_c|^2 / 2`, where `mu_c = W z_c` (so it does not depend on the noise level).
+/// observer that knows every voxel's tuning, the noise covariance and the latents of the candidate images.
+/// With Gaussian noise of covariance `Sigma` the posterior of candidate `c` given one trial's raw responses
+/// `y` ranks as `y^T Sigma^-1 mu_c - mu_c^T Sigma^-1 mu_c / 2`, where `mu_c = W z_c`. `independent`: `Sigma`
+/// is `sigma^2 I`, so the ranking is `y . mu_c - |mu_c|^2 / 2`. `shared-anatomy`: `Sigma` is one trial's
+/// marginal covariance, session offset included (see SyntheticNoise.swift); the observer does not estimate
+/// a session's offset from the session's other trials, and for averaged repeats it keeps the same `Sigma`
+/// (exact up to scale when the repeats fall in different sessions).
 public struct OracleRetrieval: Encodable, Sendable, Equatable {
     /// Top-1 image retrieval, single trials: pools of `poolSize` test trials; a hit tied with `k - 1` other
     /// candidates counts `1/k` (repeats of one image in a pool tie exactly).
@@ -33,9 +37,10 @@ extension SyntheticNSD {
     /// Oracle top-1 image retrieval from single-trial betas and from repeat-averaged betas (see
     /// `OracleRetrieval`), `pools` random pools of `poolSize` per subject (fewer when the test set is
     /// smaller), averaged over pools and subjects. `betas` are the z-scored betas with their statistics
-    /// (computed when nil).
+    /// (computed when nil). `assumeWhiteNoise` ranks as if `Sigma` were a multiple of `I` (no longer optimal
+    /// under `shared-anatomy`; for comparison).
     public func oracleTop1(betas given: [(betas: Tensor, mean: Tensor, std: Tensor)]? = nil, poolSize: Int = 300,
-                           pools: Int = 30) -> OracleRetrieval
+                           pools: Int = 30, assumeWhiteNoise: Bool = false) -> OracleRetrieval
     {
         Self.rngLock.lock()
         defer { Self.rngLock.unlock() }
@@ -50,13 +55,16 @@ extension SyntheticNSD {
             let rows = subject.trialImages.indices.filter { shared[subject.trialImages[$0]] }
             let y = b.betas.indexSelect(0, Tensor(rows.map(Int64.init))) * b.std + b.mean      // (trials, V)
             let mu = latents.indexSelect(0, Tensor(testIds.map(Int64.init))).matmul(subject.tuning.T)  // (images, V)
-            let half = mu.square().sum(1) * 0.5                                                // (images)
-            let scores = (y.matmul(mu.T) - half).toArray(Float.self)                           // (trials, images)
+            // Sigma^-1 mu^T (V, images); white noise: Sigma is a multiple of I, which does not change the ranking
+            let whiteNoise = config.preset == .independent || config.noise == 0 || assumeWhiteNoise
+            let precise = whiteNoise ? mu.T : applyNoisePrecision(subject, mu.T)
+            let half = (mu * precise.T).sum(1) * 0.5                                           // (images)
+            let scores = (y.matmul(precise) - half).toArray(Float.self)                        // (trials, images)
             let images = rows.map { position[subject.trialImages[$0]]! }
 
             let repeatsOf = Dictionary(grouping: rows.indices, by: { images[$0] })
             let averages = (0..<testIds.count).map { y.indexSelect(0, Tensor(repeatsOf[$0]!.map(Int64.init))).mean(0) }
-            let averageScores = (Tensor.stack(averages).matmul(mu.T) - half).toArray(Float.self)  // (images, images)
+            let averageScores = (Tensor.stack(averages).matmul(precise) - half).toArray(Float.self)  // (images, images)
 
             Self.seed(config, stream: 300 + UInt64(subject.number))
             let n = testIds.count
