@@ -59,24 +59,36 @@ public final class NSDSubject: @unchecked Sendable {
     public let coordinates: Tensor
     /// (V, 3) float32, `coordinates` through the mask's affine.
     public let millimetres: Tensor
+    /// (V, 3) float32, `coordinates` scaled by the mask's grid to [-1, 1].
+    public let normalized: Tensor
     public let trainTrials: [NSDTrial]
     /// `new_test/0.tar` (else `test/0.tar`), each repeat its own trial.
     public let testTrials: [NSDTrial]
     /// NaN/inf betas replaced by 0 under `NaNPolicy.zero` (0 otherwise).
     public let replacedNonFinite: Int
 
-    init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor,
+    init(subject: Int, betas: Tensor, coordinates: Tensor, millimetres: Tensor, normalized: Tensor,
          trainTrials: [NSDTrial], testTrials: [NSDTrial], replacedNonFinite: Int) {
         self.subject = subject
         self.betas = betas
         self.coordinates = coordinates
         self.millimetres = millimetres
+        self.normalized = normalized
         self.trainTrials = trainTrials
         self.testTrials = testTrials
         self.replacedNonFinite = replacedNonFinite
     }
 
     public var voxelCount: Int { betas.size(1) }
+
+    /// (V, 3) float32 positions of the columns in the form `kind` names (`data.coordinates`).
+    public func positions(_ kind: VoxelCoordinates) -> Tensor {
+        switch kind {
+        case .raw: coordinates.to(.float32)
+        case .normalized: normalized
+        case .mm: millimetres
+        }
+    }
 
     /// The betas rows of `trials`, shape (B, V) float32.
     public func voxels(_ trials: [NSDTrial]) -> Tensor {
@@ -155,8 +167,8 @@ public final class NSDDataset: @unchecked Sendable {
         if hasTargets() { try checkImages(train + test) }
         let (matrix, replaced) = try BetasValidation.load(betas, dtype: options.betasDType, nanPolicy: options.nanPolicy)
         let s = NSDSubject(subject: subject, betas: matrix, coordinates: coordinates,
-                           millimetres: mask.millimetres(coordinates), trainTrials: train, testTrials: test,
-                           replacedNonFinite: replaced)
+                           millimetres: mask.millimetres(coordinates), normalized: mask.normalized(coordinates),
+                           trainTrials: train, testTrials: test, replacedNonFinite: replaced)
         loaded[subject] = s
         return s
     }

@@ -19,7 +19,7 @@ struct Embed: ParsableCommand {
     var subject: Int?
     @Option(help: "Raw voxels (B, 1, V) as .npy.")
     var voxels: String?
-    @Option(help: "Raw voxel coordinates (V, 3) as .npy.")
+    @Option(help: "Voxel coordinates (V, 3) as .npy, in the form of the checkpoint's data.coordinates (raw indices, normalized or mm).")
     var coords: String?
     @Option(help: "Output folder.")
     var out: String

@@ -1,3 +1,4 @@
+import BrainData
 import Foundation
 import Testing
 @testable import VoxelFormer
@@ -12,6 +13,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(c.train.maxLR == 5e-5)
         #expect(c.train.epochs == 150)
         #expect(c.data.trainSubjects == [2, 3, 4, 5, 6, 7, 8])
+        #expect(c.data.coordinates == .raw)
+        #expect(c.model.sirenOmega0 == 30)
+        #expect(c.train.sirenLRScale == 1)
         #expect(VoxelFormerModel(c.model).parameterCount == 39_742_464)
     }
 
@@ -54,9 +58,34 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    @Test func coordinatesAndSIRENKeysDecode() throws {
+        for form in ["raw", "normalized", "mm"] {
+            let c = try VoxelFormerConfig.load(path: nil, overrides: ["data.coordinates=\(form)"])
+            #expect(c.data.coordinates.rawValue == form)
+        }
+        let c = try VoxelFormerConfig.load(path: nil, overrides: ["model.siren_omega0=1", "train.siren_lr_scale=0"])
+        #expect(c.model.sirenOmega0 == 1)
+        #expect(c.train.sirenLRScale == 0)
+        #expect(VoxelFormerConfig().data.coordinates == .raw)
+    }
+
+    @Test func badCoordinatesAndSIRENValuesNameTheKey() {
+        #expect(throws: ConfigError("data.coordinates: expected raw, normalized, mm, got 'voxels'")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["data.coordinates=voxels"])
+        }
+        #expect(throws: ConfigError("train.siren_lr_scale: must be 0 (frozen) or more, got -1.0")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["train.siren_lr_scale=-1"])
+        }
+        #expect(throws: ConfigError("model.siren_omega0: must be positive, got 0.0")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["model.siren_omega0=0"])
+        }
+    }
+
     @Test func theYAMLWrittenToARunFolderReadsBackEqual() throws {
         var c = VoxelFormerConfig()
         c.model.tomeR = 7
+        c.data.coordinates = .normalized
+        c.train.sirenLRScale = 0.1
         c.train.bimixcoForm = .symmetric
         let again = try VoxelFormerConfig.parse(yaml: try c.yaml())
         #expect(again == c)

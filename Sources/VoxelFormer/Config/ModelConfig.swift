@@ -86,6 +86,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if encoderHiddenDim % 2 != 0 { try fail(.encoderHiddenDim, "must be even (the tokenizer halves it)") }
         if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }
         if tomeR < 0 { try fail(.tomeR, "must be 0 or more, got \(tomeR)") }
+        if !(sirenOmega0 > 0) { try fail(.sirenOmega0, "must be positive, got \(sirenOmega0)") }
         if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
         if !(0..<1).contains(dropPathRate) { try fail(.dropPathRate, "must be in [0, 1), got \(dropPathRate)") }
         if !sirenOmega0.isFinite { try fail(.sirenOmega0, "must be a finite number, got \(sirenOmega0)") }

@@ -9,8 +9,9 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var testSubjects: [Int] = [1, 2, 3]
     /// How betas are kept in memory: float32, float16 or bfloat16.
     public var betasDtype = "float32"
-    /// Positional input: `raw` voxel indices (the reference) or `mm` through the NIfTI affine.
-    public var coordinates = "raw"
+    /// Positional input of the SIREN code: `raw` voxel indices (the reference), `normalized` to [-1, 1] by
+    /// the volume's shape, or `mm` through the NIfTI affine (docs/ablations.md).
+    public var coordinates = VoxelCoordinates.raw
     /// NaN/inf betas: `error` stops naming the rows, `zero` replaces them by 0 and reports how many.
     public var nanPolicy = NaNPolicy.error
     /// Batches prepared ahead of the training loop.
@@ -35,9 +36,6 @@ public struct DataConfig: Codable, Equatable, Sendable {
         guard ["float32", "float16", "bfloat16"].contains(betasDtype) else {
             throw ConfigError("data.betas_dtype: expected float32, float16 or bfloat16, got '\(betasDtype)'")
         }
-        guard ["raw", "mm"].contains(coordinates) else {
-            throw ConfigError("data.coordinates: expected raw or mm, got '\(coordinates)'")
-        }
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
         for (key, subjects) in [("train_subjects", trainSubjects), ("test_subjects", testSubjects)] {
             if let s = subjects.first(where: { $0 < 1 }) {
@@ -60,6 +58,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var epochs = 150
     public var batchSize = 32
     public var maxLR = 5e-5
+    /// The SIREN code's (`pos_embed.linear`) learning rate as a multiple of max_lr; 0 freezes it.
+    public var sirenLRScale = 1.0
     public var weightDecay = 1e-2
     /// Maximum gradient norm; `off` (or null) disables clipping and is stored as `.inf`.
     public var gradClip = 1.0
@@ -94,7 +94,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case epochs, batchSize = "batch_size", maxLR = "max_lr", weightDecay = "weight_decay"
+        case epochs, batchSize = "batch_size", maxLR = "max_lr", sirenLRScale = "siren_lr_scale"
+        case weightDecay = "weight_decay"
         case gradClip = "grad_clip", mixupPct = "mixup_pct", bimixcoForm = "bimixco_form"
         case mixcoTemperature = "mixco_temperature", softclipStartTemperature = "softclip_start_temperature"
         case softclipEndTemperature = "softclip_end_temperature"
@@ -108,6 +109,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         epochs = try c.get(.epochs, d.epochs)
         batchSize = try c.get(.batchSize, d.batchSize)
         maxLR = try c.get(.maxLR, d.maxLR)
+        sirenLRScale = try c.get(.sirenLRScale, d.sirenLRScale)
         weightDecay = try c.get(.weightDecay, d.weightDecay)
         gradClip = try c.gradClip(.gradClip, d.gradClip)
         mixupPct = try c.get(.mixupPct, d.mixupPct)
@@ -149,6 +151,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         if maxSteps < 0 { throw ConfigError("train.max_steps: must be 0 (no limit) or more, got \(maxSteps)") }
         if checkpointEverySteps < 0 {
             throw ConfigError("train.checkpoint_every_steps: must be 0 (epoch ends only) or more, got \(checkpointEverySteps)")
+        }
+        if !(sirenLRScale >= 0) || !sirenLRScale.isFinite {
+            throw ConfigError("train.siren_lr_scale: must be 0 (frozen) or more, got \(sirenLRScale)")
         }
         guard ["fp32", "bf16", "fp16"].contains(precision) else {
             throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")

@@ -15,7 +15,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     /// NaN/inf betas replaced by 0 per subject under `data.nan_policy=zero` (subjects with none left out).
     public let replacedNonFinite: [Int: Int]
     let assembler: BatchAssembler
-    let millimetres: Bool
+    let coordinateForm: VoxelCoordinates
     let loaded: [Int: NSDSubject]
 
     /// - Parameters:
@@ -43,7 +43,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         trainSubjects = loadTrainSubjects ? config.trainSubjects : []
         testSubjects = config.testSubjects
         assembler = BatchAssembler(dataset: dataset)
-        millimetres = config.coordinates == "mm"
+        coordinateForm = config.coordinates
 
         if let targetShape { try Self.checkTargets(dataset, expected: targetShape) }
         var loaded: [Int: NSDSubject] = [:]
@@ -91,7 +91,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
 
     public func coordinates(subject: Int) throws -> Tensor {
         let s = try self.subject(subject)
-        return millimetres ? s.millimetres : s.coordinates.to(.float32)
+        return s.positions(coordinateForm)
     }
 
     /// Every served subject was loaded in `init` (test subjects too: the ridge baseline fits on their

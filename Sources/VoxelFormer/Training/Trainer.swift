@@ -79,10 +79,10 @@ public final class Trainer {
             throw ConfigError("train.batch_size: \(config.train.batchSize) is larger than every subject's train trials "
                 + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
         }
-        optimizer = try AdamW(groups: Trainer.parameterGroups(TrainedModules(model: model, prior: prior), config: config.train),
-                              betas: (0.9, 0.999), eps: 1e-8)
+        let groups = Trainer.parameterGroups(TrainedModules(model: model, prior: prior), config: config.train)
+        optimizer = try AdamW(groups: groups, betas: (0.9, 0.999), eps: 1e-8)
         let total = config.train.epochs * stepsPerEpoch
-        scheduler = OneCycleLR(maxLR: config.train.maxLR, totalSteps: total,
+        scheduler = OneCycleLR(maxLRs: groups.map(\.lr), totalSteps: total,
                                pctStart: 2 / Double(config.train.epochs), anneal: .cos)
         scheduler.apply(to: optimizer)
         var schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
@@ -95,16 +95,28 @@ public final class Trainer {
     }
 
     /// AdamW groups as in the reference: no weight decay for biases and LayerNorm parameters named
-    /// `LayerNorm.*` (so the encoder's norm1/norm2 weights are decayed).
+    /// `LayerNorm.*` (so the encoder's norm1/norm2 weights are decayed). With `train.siren_lr_scale` other
+    /// than 1, the SIREN code's `pos_embed.linear` gets two groups of its own (decayed weight, bias) at
+    /// max_lr times the scale (0 freezes it: AdamW with lr 0 leaves it exactly as initialised).
     static func parameterGroups(_ model: Module, config: TrainConfig) -> [AdamW.ParameterGroup] {
         let named = model.namedParameters()
         let noDecay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
         let isNoDecay: (String) -> Bool = { name in noDecay.contains { name.contains($0) } }
-        return [
-            AdamW.ParameterGroup(named.filter { !isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR,
+        let separate = config.sirenLRScale != 1
+        let isSiren: (String) -> Bool = { name in separate && name.contains("pos_embed.linear.") }
+        let rest = named.filter { !isSiren($0.name) }, siren = named.filter { isSiren($0.name) }
+        var groups = [
+            AdamW.ParameterGroup(rest.filter { !isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR,
                                  weightDecay: config.weightDecay),
-            AdamW.ParameterGroup(named.filter { isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR, weightDecay: 0),
+            AdamW.ParameterGroup(rest.filter { isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR, weightDecay: 0),
         ]
+        if !siren.isEmpty {
+            let lr = config.maxLR * config.sirenLRScale
+            groups.append(AdamW.ParameterGroup(siren.filter { !isNoDecay($0.name) }.map(\.tensor), lr: lr,
+                                               weightDecay: config.weightDecay))
+            groups.append(AdamW.ParameterGroup(siren.filter { isNoDecay($0.name) }.map(\.tensor), lr: lr, weightDecay: 0))
+        }
+        return groups
     }
 
     public var stepsPerEpoch: Int { sampler.batchesPerEpoch }
