@@ -28,12 +28,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         case "bfloat16": .bfloat16
         default: .float32
         }
-        for (key, list) in [("data.train_subjects", config.trainSubjects), ("data.test_subjects", config.testSubjects)] {
-            var seen = Set<Int>()
-            if let twice = list.first(where: { !seen.insert($0).inserted }) {
-                throw ConfigError("\(key): subject \(twice) is listed twice in \(list); list each subject once")
-            }
-        }
+        try config.validate()  // duplicate subjects, among others, for a DataConfig built in code
         dataset = try NSDDataset(root: URL(fileURLWithPath: config.root),
                                  options: NSDOptions(betasDType: dtype, nanPolicy: config.nanPolicy))
         for s in config.trainSubjects + config.testSubjects where !dataset.subjects.contains(s) {
