@@ -133,6 +133,11 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(message(["model.num_heads=3"])
             == "model.encoder_hidden_dim: must be a positive multiple of num_heads (3), got 256")
         #expect(message(["model.drop_path_rate=1.5"]) == "model.drop_path_rate: must be in [0, 1), got 1.5")
+        // unbounded layer counts aborted (munmap_chunk) or hung while building the layers
+        #expect(message(["model.nat_depth=9223372036854775807"])
+            == "model.nat_depth: must be at most 1024, got 9223372036854775807")
+        #expect(message(["model.n_blocks_decoder=1025"]) == "model.n_blocks_decoder: must be at most 1024, got 1025")
+        #expect(message(["model.n_blocks_decoder=1024"]) == "no error")
     }
 
     @Test func trainingRanges() {

@@ -68,6 +68,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         sirenOmega0 = try c.decodeIfPresent(Double.self, forKey: .sirenOmega0) ?? d.sirenOmega0
     }
 
+    static let maxLayers = 1024
+
     /// The shape problems a user can put in a config, named by key.
     public func validate() throws {
         func fail(_ key: CodingKeys, _ why: String) throws { throw ConfigError("model.\(key.rawValue): \(why)") }
@@ -85,6 +87,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         if encoderHiddenDim % 2 != 0 { try fail(.encoderHiddenDim, "must be even (the tokenizer halves it)") }
         if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }
+        // Layer counts past this are typos; left unbounded, building the layers exhausts memory or aborts.
+        for (key, value) in [(CodingKeys.natDepth, natDepth), (.nBlocksDecoder, nBlocksDecoder)] where value > Self.maxLayers {
+            try fail(key, "must be at most \(Self.maxLayers), got \(value)")
+        }
         if tomeR < 0 { try fail(.tomeR, "must be 0 or more, got \(tomeR)") }
         if !(sirenOmega0 > 0) { try fail(.sirenOmega0, "must be positive, got \(sirenOmega0)") }
         if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
