@@ -57,12 +57,13 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         // Chance is 1/60 (1.7%). Measured with the release binary on the same data and config
         // (`voxelformer train --config configs/demo.yaml` with the overrides above), average of both subjects,
         // image / brain retrieval:
-        //   seed 1: 12.9% / 13.2% (1 thread)
-        //   seed 2:  9.6% / 14.6% (1 thread)
-        // The thresholds are a third of the minimum of these (9.6% image, 13.2% brain), rounded down; they
-        // are 1.8x and 2.4x chance, which an untrained or collapsed model does not reach.
+        //   seed 1: 12.9% / 13.2% (1 thread), 10.8% / 11.3% (2 threads)
+        //   seed 2:  9.6% / 14.6% (1 thread), 10.2% / 13.6% (2 threads)
+        //   seed 3: 10.9% / 12.9% (1 thread), 10.8% / 11.7% (2 threads)
+        // The thresholds are a third of the minimum (9.6% image, 11.3% brain), rounded down: 3% and 3.5%,
+        // 1.8x and 2.1x chance, which an untrained or collapsed model does not reach.
         #expect(avg.poolSize == 60)
         #expect(avg.imageRetrieval > 0.03)
-        #expect(avg.brainRetrieval > 0.04)
+        #expect(avg.brainRetrieval > 0.035)
     }
 }
