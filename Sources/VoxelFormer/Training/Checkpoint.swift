@@ -102,12 +102,13 @@ public struct Checkpoint {
     }
 }
 
-/// Throws unless `url` is an existing regular file (a FIFO or a device would block or never end).
+/// Throws unless `url` is an existing regular file, or a link to one (a FIFO or a device would block or
+/// never end); the check is `FileAccess.regularFileProblem`, the one every tensor and data reader makes.
 public func requireRegularFile(_ url: URL, what: String) throws {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path) else {
+    guard FileManager.default.fileExists(atPath: url.path) else {
         throw ConfigError("\(url.path): no such file; expected \(what)")
     }
-    guard attributes[.type] as? FileAttributeType == .typeRegular else {
+    if FileAccess.regularFileProblem(url.path) != nil {
         throw ConfigError("\(url.path): not a regular file; expected \(what)")
     }
 }
