@@ -15,7 +15,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Mean voxels per subject of the generated data (when data.root holds no dataset yet).")
     var voxels = 400
     @Option(help: "Noise standard deviation of the generated data.")
-    var noise = 2.0
+    var noise = 1.3
     @Argument(help: "Dotted overrides, e.g. train.epochs=4.")
     var overrides: [String] = []
 
@@ -33,6 +33,10 @@ struct Demo: ParsableCommand {
             let info = try SyntheticNSD(synth).write(to: root) { print("  " + $0) }
             print(String(format: "  done in %.1f s; oracle top-1 (single trial, pools of %d): %.1f%%",
                          Date().timeIntervalSince(started), info.oracle.poolSize, info.oracle.singleTrial * 100))
+        } else if let made = Demo.generatedWith(infoURL), made.voxels != voxels || made.noise != noise {
+            // data from an earlier demo (or another synth call): its numbers will not match the README's
+            print("note: \(root.path) was generated with --voxels \(made.voxels) --noise \(made.noise), not the demo's "
+                  + "--voxels \(voxels) --noise \(noise); remove it to regenerate, or pass --voxels/--noise to match it")
         }
         // the demo is meant to be re-run: it replaces its own earlier run
         let trainer = try TrainingRun(config: cfg, resume: false, overwrite: true, beforeTraining: { trainer in
@@ -65,6 +69,15 @@ struct Demo: ParsableCommand {
         print("")
         print(report.table())
         print("\nrun folder: \(dir.path) (config.yaml, metrics.jsonl, checkpoint.safetensors, curves.svg, report.json)")
+    }
+
+    /// The generator's `voxels` and `noise` recorded in `synthetic_info.json`.
+    static func generatedWith(_ url: URL) -> (voxels: Int, noise: Double)? {
+        guard let data = try? Data(contentsOf: url),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let config = json["config"] as? [String: Any],
+              let voxels = config["voxels"] as? Int, let noise = config["noise"] as? Double else { return nil }
+        return (voxels, noise)
     }
 
     /// Per-subject single-trial oracle top-1 from `synthetic_info.json`.

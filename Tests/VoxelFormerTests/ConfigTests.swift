@@ -1,6 +1,7 @@
 import BrainData
 import Foundation
 import Testing
+import Torch
 @testable import VoxelFormer
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -79,6 +80,23 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(throws: ConfigError("model.siren_omega0: must be positive, got 0.0")) {
             try VoxelFormerConfig.load(path: nil, overrides: ["model.siren_omega0=0"])
         }
+        #expect(throws: ConfigError("model.layer_scale_init: must be a positive finite number, got 0.0")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["model.layer_scale_init=0"])
+        }
+        #expect(throws: ConfigError("model.layer_scale_init: must be a positive finite number, got inf")) {
+            try VoxelFormerConfig.load(path: nil, overrides: ["model.layer_scale_init=.inf"])
+        }
+    }
+
+    @Test func layerScaleInitSetsEveryGammaAndDefaultsToTheReference() throws {
+        #expect(VoxelFormerConfig().model.layerScaleInit == 1e-6)
+        var m = VoxelFormerConfig().model
+        m.encoderHiddenDim = 16; m.numHeads = 2; m.decoderHiddenDim = 16; m.clipSeqDim = 2; m.clipEmbDim = 4
+        m.layerScaleInit = 0.25
+        let encoder = BrainEncoder(m)
+        let gammas = encoder.namedParameters().filter { $0.0.contains("gamma_") }
+        #expect(gammas.count == 2 * m.natDepth)
+        for (name, p) in gammas { #expect(p.toArray(Float.self) == Array(repeating: 0.25, count: 16), "\(name)") }
     }
 
     @Test func theYAMLWrittenToARunFolderReadsBackEqual() throws {

@@ -32,6 +32,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var clipThroughHead = false
     /// Scale of the SIREN code: sin(omega0 * Linear(coords)).
     public var sirenOmega0 = 30.0
+    /// Initial value of every LayerScale `gamma_1`/`gamma_2` (the reference's 1e-6).
+    public var layerScaleInit = 1e-6
 
     public init() {}
 
@@ -42,7 +44,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         case drop, dropPathRate = "drop_path_rate", lastNFeatures = "last_n_features"
         case natNumNeighbors = "nat_num_neighbors", tomeCarrySizes = "tome_carry_sizes"
         case tomeProportionalAttention = "tome_proportional_attention", clipThroughHead = "clip_through_head"
-        case sirenOmega0 = "siren_omega0"
+        case sirenOmega0 = "siren_omega0", layerScaleInit = "layer_scale_init"
     }
 
     public init(from decoder: Decoder) throws {
@@ -66,6 +68,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             ?? d.tomeProportionalAttention
         clipThroughHead = try c.decodeIfPresent(Bool.self, forKey: .clipThroughHead) ?? d.clipThroughHead
         sirenOmega0 = try c.decodeIfPresent(Double.self, forKey: .sirenOmega0) ?? d.sirenOmega0
+        layerScaleInit = try c.decodeIfPresent(Double.self, forKey: .layerScaleInit) ?? d.layerScaleInit
     }
 
     static let maxLayers = 1024
@@ -96,6 +99,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if !(0..<1).contains(drop) { try fail(.drop, "must be in [0, 1), got \(drop)") }
         if !(0..<1).contains(dropPathRate) { try fail(.dropPathRate, "must be in [0, 1), got \(dropPathRate)") }
         if !sirenOmega0.isFinite { try fail(.sirenOmega0, "must be a finite number, got \(sirenOmega0)") }
+        if !(layerScaleInit > 0 && layerScaleInit.isFinite) {
+            try fail(.layerScaleInit, "must be a positive finite number, got \(layerScaleInit)")
+        }
         if !fullAttention && lastNFeatures > encoderHiddenDim {
             try fail(.lastNFeatures, "must be at most encoder_hidden_dim (\(encoderHiddenDim)), got \(lastNFeatures)")
         }

@@ -30,7 +30,8 @@ public final class BrainEncoder: Module {
                 width: c, heads: config.numHeads, neighbors: config.fullAttention ? nil : config.natNumNeighbors,
                 drop: config.drop,
                 dropPath: depth > 1 ? config.dropPathRate * Double(i) / Double(depth - 1) : 0,
-                tomeR: config.tomeR, usesCoordinates: i == 0, lastNFeatures: config.lastNFeatures)
+                tomeR: config.tomeR, layerScale: config.layerScaleInit, usesCoordinates: i == 0,
+                lastNFeatures: config.lastNFeatures)
         }
         blocks = EncoderBlocks(layers)
         super.init()
