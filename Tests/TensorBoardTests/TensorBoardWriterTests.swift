@@ -66,6 +66,33 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
         #expect(try Data(contentsOf: writer.fileURL) == flushed)
     }
 
+    /// Writes from many threads at once all land whole and unmixed: with one-byte steps and one tag every record
+    /// has the same size, so the file's length and the steps found at each record's offset tell.
+    @Test func concurrentWritesAllLand() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let writer = try TensorBoardWriter(directory: directory, clock: { 1_700_000_000 })
+        let failures = Failures()
+        DispatchQueue.concurrentPerform(iterations: 100) { step in
+            do { try writer.addScalar(tag: "loss", value: Double(step), step: step) } catch { failures.add(error) }
+        }
+        try writer.close()
+        #expect(failures.count == 0)
+        let bytes = [UInt8](try Data(contentsOf: writer.fileURL))
+        // Each event: wall_time 9 + step 2 + summary (2 + value (2 + tag 6 + simple_value 5)) = 26 bytes, framed 42;
+        // step 0 is not written (proto3 default), so that record is 2 bytes shorter.
+        #expect(bytes.count == 40 + 100 * 42 - 2)
+        var steps: [Int] = []
+        var offset = 40
+        while offset + 12 <= bytes.count {
+            let length = Int(bytes[offset])  // every length here is under 256
+            let data = bytes[(offset + 12)..<(offset + 12 + length)]
+            steps.append(data.count == 26 ? Int(data[data.startIndex + 10]) : 0)  // the byte after step's tag 0x10
+            offset += 16 + length
+        }
+        #expect(steps.sorted() == Array(0..<100))
+    }
+
     @Test func closedWriterRefusesWrites() throws {
         let directory = try scratchDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -124,4 +151,12 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
             #expect(path == file.path)
         }
     }
+}
+
+/// Errors collected from concurrent work.
+final class Failures: @unchecked Sendable {
+    private let lock = NSLock()
+    private var errors: [Error] = []
+    func add(_ error: Error) { lock.withLock { errors.append(error) } }
+    var count: Int { lock.withLock { errors.count } }
 }
