@@ -13,12 +13,15 @@ import io
 import json
 import math
 import os
-
-from tensorboard.compat.proto import event_pb2, summary_pb2
-from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c, masked_crc32c
-from tensorboard.summary.writer.record_writer import RecordWriter
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where scripts/setup.sh installs tensorboard when python3 lacks it.
+sys.path.append(os.path.join(HERE, "..", "..", "..", ".libtorch", "python"))
+
+from tensorboard.compat.proto import event_pb2, summary_pb2  # noqa: E402
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import crc32c, masked_crc32c  # noqa: E402
+from tensorboard.summary.writer.record_writer import RecordWriter  # noqa: E402
 
 FILE_WALL_TIME = 1700000000.25
 # (tag, value, step, wall time): zero, a negative, a value that rounds to float32, a subnormal float32, inf and
