@@ -77,3 +77,13 @@ else
     ln -s pkg/torch .libtorch/torch
     check_torch .libtorch/torch "the torch wheel"
 fi
+
+# --- tensorboard (Python) -----------------------------------------------------------------------
+# TensorBoardTests read the Swift-written event files back with tensorboard's own reader, run with
+# PYTHONPATH=.libtorch/python; installed there unless python3 already imports it.
+if ! PYTHONPATH=".libtorch/python${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
+        'import tensorboard.backend.event_processing.event_accumulator' 2>/dev/null; then
+    command -v python3 >/dev/null || { echo "setup: python3 with pip is needed to install tensorboard" >&2; exit 1; }
+    echo "setup: installing tensorboard into .libtorch/python"
+    python3 -m pip install -q --target .libtorch/python tensorboard
+fi
