@@ -13,7 +13,8 @@ demo: setup
 	$(SWIFT) run -c release voxelformer demo
 
 # One test at a time: seeded tests share libtorch's process-wide generator.
-test: setup
+test:
+	@SETUP_TEST_DEPS=1 bash scripts/setup.sh
 	$(SWIFT) test --no-parallel
 
 bench: setup

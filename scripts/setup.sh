@@ -80,8 +80,9 @@ fi
 
 # --- tensorboard (Python) -----------------------------------------------------------------------
 # TensorBoardTests read the Swift-written event files back with tensorboard's own reader, run with
-# PYTHONPATH=.libtorch/python; installed there unless python3 already imports it.
-if ! PYTHONPATH=".libtorch/python${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
+# PYTHONPATH=.libtorch/python; installed there unless python3 already imports it. Only `make test` asks
+# for it (SETUP_TEST_DEPS=1): `make demo` does not need it.
+if [ "${SETUP_TEST_DEPS:-0}" = 1 ] && ! PYTHONPATH=".libtorch/python${PYTHONPATH:+:$PYTHONPATH}" python3 -c \
         'import tensorboard.backend.event_processing.event_accumulator' 2>/dev/null; then
     command -v python3 >/dev/null || { echo "setup: python3 with pip is needed to install tensorboard" >&2; exit 1; }
     echo "setup: installing tensorboard into .libtorch/python"
