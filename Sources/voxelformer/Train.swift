@@ -35,6 +35,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if runDir == "" { throw ValidationError("--run-dir: expected a folder, got an empty path") }
     }
 
     func run() throws {
@@ -95,7 +96,12 @@ struct TrainingRun {
         }
         let trainer = try doing("building the model") { try Trainer(config: config, data: data, runDir: dir) }
         if resume {
-            try doing("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
+            do {
+                try doing("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
+            } catch let error as Module.LoadError {
+                throw CommandFailure(description: WeightsMismatch.describe(error, file: trainer.checkpointURL.path,
+                                                                           prefix: "model.", config: config))
+            }
             print("resumed from \(trainer.checkpointURL.path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
         try config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
