@@ -45,7 +45,7 @@ import Torch
         #expect(dataErrorMessage { _ = try NSDDataset(root: root).subject(2) }
             == "\(betas.path): is a FIFO (named pipe), not a regular file (expected an HDF5 file)")
         #expect(DataRootCheck(root: root).problems
-            == ["\(betas.path): is a FIFO (named pipe), not a regular file (expected an HDF5 file)", noIndices(root)])
+            == [noIndices(root), "\(betas.path): is a FIFO (named pipe), not a regular file (expected an HDF5 file)"])
     }
 }
 
@@ -72,9 +72,9 @@ func noIndices(_ root: URL) -> String {
         try writeShard(shard, [])
         #expect(dataErrorMessage { _ = try NSDDataset(root: root).subject(1) }
             == "\(shard.path): a tar archive with no members; expected webdataset samples (sample<digits>.behav.npy, ...)")
-        try writeShard(layout.newTest(1), [])
+        try writeShard(layout.oldTest(2), [])
         #expect(DataRootCheck(root: root).problems.contains(
-            "\(layout.newTest(1).path): a tar archive with no members; expected webdataset samples (sample<digits>.behav.npy, ...)"))
+            "\(layout.oldTest(2).path): a tar archive with no members; expected webdataset samples (sample<digits>.behav.npy, ...)"))
     }
 
     @Test func aMissingSessionShardIsAGap() throws {
@@ -105,15 +105,18 @@ func noIndices(_ root: URL) -> String {
         let (root, layout) = try copy()
         defer { try? FileManager.default.removeItem(at: root.deletingLastPathComponent()) }
         try FileManager.default.removeItem(at: layout.betas(2))
-        let targets = try HDF5File(layout.targetsHDF5).dataset("targets")
-        let shape = targets.shape
+        // the file is closed (the dataset released) before it is rewritten
+        let (shape, dtype, read) = try { () throws -> ([Int], DType, Tensor) in
+            let targets = try HDF5File(layout.targetsHDF5).dataset("targets")
+            return (targets.shape, targets.dtype, try targets.read())
+        }()
         let image = try NSDDataset(root: root).trainTrials(1)[0].image
-        var values = try targets.read().to(.float32)
+        var values = read.to(.float32)
         let flat = values.reshape(-1)
         flat[image * shape[1] * shape[2] + 1] = Tensor(scalar: .nan)
         values = flat.reshape(shape)
         let writer = try HDF5Writer(creating: layout.targetsHDF5)
-        try writer.write("targets", values, dtype: targets.dtype)
+        try writer.write("targets", values, dtype: dtype)
         try writer.close()
         let check = DataRootCheck(root: root, targetShape: ([shape[1], shape[2] + 1], "width of the test"))
         #expect(check.problems == [

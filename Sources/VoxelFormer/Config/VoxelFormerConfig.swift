@@ -166,9 +166,10 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
     }
 
     /// No key is optional, and the decoder reads an empty or null value as absent (the default): `run_dir=`
-    /// would train into runs/default, `train.precision=''` in fp32. So an empty value is refused.
+    /// would train into runs/default, `train.precision=''` in fp32. So an empty value is refused, except
+    /// where null means something (`train.grad_clip: null` turns clipping off).
     private static func checkNotEmpty(_ value: Node, key: String) throws {
-        guard let scalar = value.scalar, scalar.string.isEmpty || value.null != nil else { return }
+        guard key != "train.grad_clip", let scalar = value.scalar, scalar.string.isEmpty || value.null != nil else { return }
         let kind = typeName(Node.Scalar.self, default: key.split(separator: ".").map(String.init))
         throw ConfigError("\(key): expected \(kind), found \(scalar.string.isEmpty ? "nothing" : "'\(scalar.string)'")")
     }
