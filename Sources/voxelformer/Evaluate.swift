@@ -81,6 +81,8 @@ struct Evaluate: ParsableCommand {
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
+            try Evaluator.requireFiniteWeights(loaded.model, "\(checkpoint): the model")
+            if let prior = loaded.prior { try Evaluator.requireFiniteWeights(prior, "\(checkpoint): the diffusion prior") }
             let data = try NSDTrainingData(config: loaded.config.data, targetShape: [loaded.config.model.clipSeqDim,
                                            loaded.config.model.clipEmbDim], loadTrainSubjects: false)
             var evaluator = Evaluator(config: loaded.config.eval, prior: loaded.prior)

@@ -102,6 +102,9 @@ struct TrainingRun {
                 throw CommandFailure(description: WeightsMismatch.describe(error, file: trainer.checkpointURL.path,
                                                                            prefix: "model.", config: config))
             }
+            // NaN weights would only surface as a NaN loss, reported as a training failure
+            try Evaluator.requireFiniteWeights(trainer.model, "\(trainer.checkpointURL.path): the model")
+            if let prior = trainer.prior { try Evaluator.requireFiniteWeights(prior, "\(trainer.checkpointURL.path): the diffusion prior") }
             print("resumed from \(trainer.checkpointURL.path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
         try config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)

@@ -61,7 +61,7 @@ import Testing
 
     // MARK: 3. checkpoints
 
-    @Test func embedRefusesNaNWeights() throws {
+    @Test func embedAndEvaluateRefuseNaNWeightsNamingTheFile() throws {
         let dir = try fx.scratch("nan-weights")
         let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
         try FileManager.default.copyItem(at: fx.checkpoint, to: checkpoint)
@@ -79,6 +79,9 @@ import Testing
         #expect(r.errorLine.contains(" weight tensors hold NaN or infinite values ("), "\(r.summary)")
         #expect(r.status == 1 && !r.signalled)
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("emb").path))
+        let evaluated = try CLI.run(["evaluate", "--checkpoint", checkpoint.path, "data.root=\(fx.root.path)"])
+        #expect(evaluated.errorLine.hasPrefix("Error: \(checkpoint.path): the model: "), "\(evaluated.summary)")
+        #expect(evaluated.status == 1 && !evaluated.signalled)
     }
 
     /// A missing weight is named as the file spells it (model.*), with the file.

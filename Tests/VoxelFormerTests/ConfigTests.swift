@@ -154,6 +154,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(message(["train.checkpoint_every_steps=-5"])
             == "train.checkpoint_every_steps: must be 0 (epoch ends only) or more, got -5")
         #expect(message(["eval.batch_size=0"]) == "eval.batch_size: must be at least 1, got 0")
+        // an infinite temperature used to surface only as a NaN loss at step 0
+        #expect(message(["train.softclip_end_temperature=.inf"])
+            == "train.softclip_end_temperature: must be a positive finite number, got inf")
         #expect(message(["data.prefetch=-1"]) == "data.prefetch: must be between 0 and 64 batches, got -1")
     }
 
