@@ -13,6 +13,11 @@ public enum BetasValidation {
         guard betas.shape.count == 2 else {
             throw DataError("\(betas.file.url.path): dataset '\(betas.name)' has shape \(betas.shape); expected (trials, voxels)")
         }
+        // Integer betas (NSD's raw int16 files are scaled by 300) would train on values 300x too large
+        guard betas.dtype.isFloatingPoint else {
+            throw DataError("\(betas.file.url.path): dataset '\(betas.name)' holds \(betas.dtype) values; expected "
+                + "float32 betas (MindEye2's fp32_renorm release; float16 or float64 are read too)")
+        }
         guard columns == maskVoxels else {
             throw DataError("\(mask.path): the mask has \(maskVoxels) voxels equal to 1 but \(betas.file.url.path) "
                 + "dataset '\(betas.name)' has \(columns) columns; expected one column per mask voxel")

@@ -28,8 +28,12 @@ public struct DataRootCheck: Sendable {
     public private(set) var targetsShape: [Int]?
     public private(set) var sharedImages: Int?
     public private(set) var problems: [String] = []
+    /// NaN and ±inf values of the CLIP targets, over the rows the trials show (rows = image ids).
+    public private(set) var targetsNonFinite = BetasValidation.NonFinite()
 
-    public init(root: URL) {
+    /// `targetShape` is the (tokens, dim) a model expects and where that comes from ("model.clip_seq_dim x
+    /// model.clip_emb_dim of configs/demo.yaml"); without it a synthetic root's `synthetic_info.json` gives it.
+    public init(root: URL, targetShape expected: (shape: [Int], source: String)? = nil) {
         self.root = root
         let layout = NSDLayout(root: root)
         let fm = FileManager.default
@@ -67,14 +71,84 @@ public struct DataRootCheck: Sendable {
         if present.isEmpty {
             problems.append("\(root.path): no subjects (expected betas_all_subj0S_fp32_renorm.hdf5 files)")
         }
-        let indices = fm.fileExists(atPath: layout.subjectIndices.path) ? attempt { try HDF5File(layout.subjectIndices) } : nil
-        let limit = [images, targetsShape?.first].compactMap { $0 }.min()
-        for s in present {
-            if let (row, found) = attempt({ try Self.checkSubject(s, layout, imageLimit: limit, shared: shared, indices: indices) }) {
-                subjects.append(row)
-                problems += found
+        for s in layout.subjectsWithData() where !present.contains(s) {
+            problems.append("\(layout.betas(s).path): no such file, but the root holds shards or a mask of "
+                + String(format: "subj%02d", s) + "; expected its betas (trials, voxels)")
+        }
+        if let targetsShape, let expected = expected ?? Self.syntheticTargetShape(layout) {
+            if targetsShape.count != 3 || Array(targetsShape.dropFirst()) != expected.shape {
+                problems.append("\(targetsFile(layout).path): '\(NSDLayout.targetsKey)' has shape \(targetsShape); expected "
+                    + "(images, \(expected.shape.map(String.init).joined(separator: ", "))), the \(expected.source)")
             }
         }
+        let indices: HDF5File?
+        if fm.fileExists(atPath: layout.subjectIndices.path) {
+            indices = attempt { try HDF5File(layout.subjectIndices) }
+        } else {
+            indices = nil
+            problems.append("\(layout.subjectIndices.path): no such file; expected datasets subj01, subj02, ... (the "
+                + "image id of each trial), which the shards are checked against")
+        }
+        let limit = [images, targetsShape?.first].compactMap { $0 }.min()
+        var shown = Set<Int>()
+        for s in present {
+            if let (row, found, seen) = attempt({ try Self.checkSubject(s, layout, imageLimit: limit, shared: shared, indices: indices) }) {
+                subjects.append(row)
+                problems += found
+                shown.formUnion(seen)
+            }
+        }
+        if targetsShape != nil, let limit {
+            if let found = attempt({ try Self.nonFiniteTargets(layout, rows: shown.filter { $0 >= 0 && $0 < limit }) }) {
+                targetsNonFinite = found
+                if found.count > 0 {
+                    problems.append("\(targetsFile(layout).path): '\(NSDLayout.targetsKey)' has \(found.summary) "
+                        + "(rows are image ids); expected finite CLIP targets")
+                }
+            }
+        }
+    }
+
+    private func targetsFile(_ layout: NSDLayout) -> URL {
+        FileManager.default.fileExists(atPath: layout.targetsHDF5.path) ? layout.targetsHDF5 : layout.targetsSafetensors
+    }
+
+    /// (tokens, token_dim) from a synthetic root's `synthetic_info.json`, or nil for other roots.
+    static func syntheticTargetShape(_ layout: NSDLayout) -> (shape: [Int], source: String)? {
+        let url = layout.root.appendingPathComponent("synthetic_info.json")
+        guard let data = try? Data(contentsOf: url),
+              let info = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let config = info["config"] as? [String: Any],
+              let tokens = config["tokens"] as? Int, let dim = config["token_dim"] as? Int else { return nil }
+        return ([tokens, dim], "tokens x token_dim of \(url.path)")
+    }
+
+    /// Counts NaN and ±inf target values over `rows` (the images the trials show), reading runs of
+    /// consecutive rows at most `blockRows` at a time, so real NSD's 62 GB of targets are never held.
+    static func nonFiniteTargets(_ layout: NSDLayout, rows: Set<Int>) throws -> BetasValidation.NonFinite {
+        var found = BetasValidation.NonFinite()
+        let sorted = rows.sorted()
+        if FileManager.default.fileExists(atPath: layout.targetsHDF5.path) {
+            let targets = try HDF5File(layout.targetsHDF5).dataset(NSDLayout.targetsKey)
+            var i = 0
+            while i < sorted.count {
+                var j = i + 1
+                while j < sorted.count, sorted[j] == sorted[j - 1] + 1, j - i < 64 { j += 1 }
+                let block = try targets.readRows(sorted[i]..<sorted[j - 1] + 1).to(.float32)
+                _ = found.add(block.reshape(block.size(0), -1), start: sorted[i])
+                i = j
+            }
+        } else {
+            let all: Tensor
+            do { all = try Safetensors.read(layout.targetsSafetensors)[NSDLayout.targetsKey]! } catch { throw DataError("\(error)") }
+            let picked = all.indexSelect(0, Tensor(sorted.map(Int64.init))).to(.float32)
+            let bad = picked.reshape(picked.size(0), -1)
+            var perRow = BetasValidation.NonFinite()
+            _ = perRow.add(bad, start: 0)
+            found = perRow
+            found.rows = perRow.rows.map { sorted[$0] }
+        }
+        return found
     }
 
     public var ok: Bool { problems.isEmpty }
@@ -82,7 +156,7 @@ public struct DataRootCheck: Sendable {
     /// The subject's table row and the problems found; a problem that stops the check is thrown.
     private static func checkSubject(_ s: Int, _ layout: NSDLayout, imageLimit limit: Int?, shared: Set<Int>?,
                                      indices: HDF5File?) throws
-        -> (Subject, [String])
+        -> (Subject, [String], Set<Int>)
     {
         var problems: [String] = []
         let betas = try HDF5File(layout.betas(s)).dataset("betas")
@@ -126,7 +200,7 @@ public struct DataRootCheck: Sendable {
         let repeats = Dictionary(grouping: perImage.values, by: { $0 }).mapValues(\.count)
         let row = Subject(subject: s, voxels: betas.shape[1], sessions: layout.sessions(s), trainTrials: train.count,
                           testTrials: test.count, testImages: perImage.count, repeats: repeats, nonFinite: nonFinite)
-        return (row, problems)
+        return (row, problems, Set((train + test).map(\.image)))
     }
 
     private mutating func attempt<T>(_ body: () throws -> T?) -> T? {

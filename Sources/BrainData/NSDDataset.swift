@@ -135,6 +135,13 @@ public final class NSDDataset: @unchecked Sendable {
         guard !shards.isEmpty else {
             throw DataError("\(layout.trainFolder(subject).path): no training shards (expected {k}.tar per session)")
         }
+        // Sessions are numbered 0.tar, 1.tar, ...: a gap is a lost session, which would train on less data silently
+        let numbers = shards.map { Int($0.deletingPathExtension().lastPathComponent)! }
+        if let gap = (0..<numbers.count).first(where: { numbers[$0] != $0 }) {
+            throw DataError("\(layout.trainFolder(subject).appendingPathComponent("\(gap).tar").path): no such file, "
+                + "but \(layout.trainFolder(subject).path) holds \(numbers.last!).tar; expected the sessions' shards "
+                + "0.tar to \(numbers.last!).tar without gaps")
+        }
         return try shards.flatMap { try NSDDataset.trials(in: $0, subject: subject) }
     }
 

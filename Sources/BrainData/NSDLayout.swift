@@ -46,6 +46,17 @@ public struct NSDLayout: Sendable {
         }.sorted()
     }
 
+    /// Subjects with shards (`wds/subj0S`) or a mask (`nsddata/ppdata/subj0S`), whether or not their betas
+    /// file is present: `data check` reports those without one instead of leaving them out.
+    public func subjectsWithData() -> [Int] {
+        let fm = FileManager.default
+        let folders = ["wds", "nsddata/ppdata"].flatMap { (try? fm.contentsOfDirectory(atPath: url($0).path)) ?? [] }
+        return Set(folders.compactMap { name -> Int? in
+            guard name.hasPrefix("subj"), name.count > 4, name.dropFirst(4).allSatisfy(\.isNumber) else { return nil }
+            return Int(name.dropFirst(4))
+        }).sorted()
+    }
+
     /// The training shards `train/{k}.tar` in session order (numeric, so `10.tar` follows `9.tar`).
     public func trainShards(_ subject: Int) -> [URL] {
         let folder = trainFolder(subject)

@@ -12,7 +12,14 @@ extension NSDDataset {
 
     /// The trials of one webdataset shard of `subject`, from each sample's `behav.npy`, in archive order.
     public static func trials(in shard: URL, subject: Int) throws -> [NSDTrial] {
-        try samples(in: shard).map { key, members in
+        let samples = try samples(in: shard)
+        // An empty shard is a lost session (or test set), never a valid one: NSD sessions hold 750 trials
+        if samples.isEmpty {
+            let size = (try? FileManager.default.attributesOfItem(atPath: shard.path)[.size] as? Int) ?? 0
+            throw DataError("\(shard.path): \(size == 0 ? "an empty file" : "a tar archive with no members"); expected "
+                + "webdataset samples (sample<digits>.behav.npy, ...)")
+        }
+        return try samples.map { key, members in
             guard let data = members["behav.npy"] else {
                 throw DataError("\(shard.path): sample '\(key)' has no behav.npy member")
             }

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrainData
 import Foundation
 import Torch
+import VoxelFormer
 
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,9 +22,16 @@ struct DataCheck: ParsableCommand {
     @Argument(help: "The data root (the folder holding betas_all_subj0S_fp32_renorm.hdf5 files).")
     var root: String
 
+    @Option(help: "A config whose model.clip_seq_dim x model.clip_emb_dim the targets must have (a synthetic root's synthetic_info.json gives them otherwise).")
+    var config: String?
+
     func run() throws {
         Torch.initialise()
-        let check = DataRootCheck(root: URL(fileURLWithPath: root))
+        let expected = try config.map { path -> (shape: [Int], source: String) in
+            let model = try VoxelFormerConfig.load(path: path).model
+            return ([model.clipSeqDim, model.clipEmbDim], "model.clip_seq_dim x model.clip_emb_dim of \(path)")
+        }
+        let check = DataRootCheck(root: URL(fileURLWithPath: root), targetShape: expected)
         print(check.report)
         if !check.ok { throw ExitCode(1) }
     }

@@ -59,9 +59,20 @@ struct Evaluate: ParsableCommand {
             guard let targets else { throw ValidationError("--brain needs --targets") }
             let cfg = try VoxelFormerConfig.load(path: config, overrides: extra)
             let b = try Npy.read(URL(fileURLWithPath: brain)), t = try Npy.read(URL(fileURLWithPath: targets))
-            let ids = try imageIds.map { try Npy.read(URL(fileURLWithPath: $0)).to(.int64).toArray(Int64.self).map(Int.init) }
+            // with --config the model's widths are known, so saved embeddings of another model are refused
+            let model = config == nil ? nil : (cfg.model, config!)
+            try Self.checkEmbeddings(b, path: brain, model: model)
+            try Self.checkEmbeddings(t, path: targets, model: model)
+            let ids = try imageIds.map { try Self.readImageIDs($0, rows: b.size(0), brain: brain) }
             if cfg.eval.protocolName == .outputAveraged && ids == nil {
                 throw ValidationError("--protocol output-averaged needs --image-ids to know which rows repeat an image")
+            }
+            // Pools are drawn without replacement; a pool of all rows would score against another chance level
+            let rows = cfg.eval.protocolName == .outputAveraged ? Set(ids ?? []).count : b.size(0)
+            if b.size(0) == t.size(0), b.size(0) > 0, cfg.eval.poolSize > rows {
+                let what = cfg.eval.protocolName == .outputAveraged ? "distinct image ids in \(imageIds!)" : "rows of \(brain)"
+                throw CommandFailure(description: "--pool-size \(cfg.eval.poolSize) (eval.pool_size) is larger than the \(rows) "
+                    + "\(what); give --pool-size \(rows) or fewer (chance is 1/pool size)")
             }
             let r = try withTorchError {
                 try Evaluator(config: cfg.eval).score(brain: b, targets: t, imageIDs: ids, subject: nil,
@@ -70,6 +81,8 @@ struct Evaluate: ParsableCommand {
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
+            try Evaluator.requireFiniteWeights(loaded.model, "\(checkpoint): the model")
+            if let prior = loaded.prior { try Evaluator.requireFiniteWeights(prior, "\(checkpoint): the diffusion prior") }
             let data = try NSDTrainingData(config: loaded.config.data, targetShape: [loaded.config.model.clipSeqDim,
                                            loaded.config.model.clipEmbDim], loadTrainSubjects: false)
             var evaluator = Evaluator(config: loaded.config.eval, prior: loaded.prior)
@@ -82,5 +95,39 @@ struct Evaluate: ParsableCommand {
         }
         print(report.table())
         if let json { try report.json().write(toFile: json, atomically: true, encoding: .utf8) }
+    }
+
+    /// Saved embeddings must be (N, tokens, dim) or (N, dim); with a config, of its model's widths.
+    static func checkEmbeddings(_ t: Tensor, path: String, model: (ModelConfig, String)?) throws {
+        guard t.ndim >= 2 else {
+            throw CommandFailure(description: "\(path): shape \(t.shape); expected (N, tokens, dim) or (N, dim) embeddings, "
+                + "one row per trial")
+        }
+        guard let (model, source) = model else { return }
+        if t.shape.last! != model.clipEmbDim {
+            throw CommandFailure(description: "\(path): shape \(t.shape) has width \(t.shape.last!); expected model.clip_emb_dim = "
+                + "\(model.clipEmbDim) of \(source)")
+        }
+        if t.ndim == 3 && t.size(1) != model.clipSeqDim {
+            throw CommandFailure(description: "\(path): shape \(t.shape) has \(t.size(1)) tokens; expected model.clip_seq_dim = "
+                + "\(model.clipSeqDim) of \(source)")
+        }
+    }
+
+    /// One non-negative integer image id per row of `brain`, from a 1-D integer (or integral float) array.
+    static func readImageIDs(_ path: String, rows: Int, brain: String) throws -> [Int] {
+        let t = try Npy.read(URL(fileURLWithPath: path))
+        guard t.ndim == 1, t.size(0) == rows else {
+            throw CommandFailure(description: "\(path): shape \(t.shape); expected (\(rows),), one image id per row of \(brain)")
+        }
+        let values = t.to(.float64).toArray(Double.self)
+        if let i = values.indices.first(where: { !values[$0].isFinite || values[$0].rounded() != values[$0] }) {
+            throw CommandFailure(description: "\(path): value \(values[i]) at row \(i); expected integer image ids")
+        }
+        if let i = values.indices.first(where: { values[$0] < 0 || values[$0] > 9.0e15 }) {
+            throw CommandFailure(description: "\(path): image id \(Int(values[i])) at row \(i); expected ids from 0 up")
+        }
+        if t.dtype == .int64 { return t.toArray(Int64.self).map(Int.init) }  // exact beyond 2^53
+        return values.map { Int($0) }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Torch
 import VoxelFormer
 
 /// The options every inference command shares: which weights, which config, which overrides.
@@ -18,7 +19,15 @@ extension LoadedModel {
     /// A checkpoint with, for a plain state dict, the preset that gives its shapes.
     static func load(checkpoint: String, config: String?, overrides: [String]) throws -> LoadedModel {
         let fallback = try config.map { try VoxelFormerConfig.load(path: $0, overrides: overrides) }
-        return try LoadedModel(weights: URL(fileURLWithPath: checkpoint), config: fallback, overrides: overrides)
+        let url = URL(fileURLWithPath: checkpoint)
+        do {
+            return try LoadedModel(weights: url, config: fallback, overrides: overrides)
+        } catch let error as Module.LoadError {
+            // a training checkpoint names its weights model.*, and its embedded config gave the shapes
+            let embedded = try? VoxelFormerConfig.parse(yaml: Checkpoint.configYAML(url), overrides: overrides)
+            throw CommandFailure(description: WeightsMismatch.describe(error, file: checkpoint, prefix: embedded == nil ? "" : "model.",
+                                                                       config: embedded ?? fallback))
+        }
     }
 
     /// The data root of the model's config, restricted to one subject.

@@ -35,6 +35,7 @@ struct Train: ParsableCommand {
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if runDir == "" { throw ValidationError("--run-dir: expected a folder, got an empty path") }
     }
 
     func run() throws {
@@ -95,7 +96,15 @@ struct TrainingRun {
         }
         let trainer = try doing("building the model") { try Trainer(config: config, data: data, runDir: dir) }
         if resume {
-            try doing("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
+            do {
+                try doing("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
+            } catch let error as Module.LoadError {
+                throw CommandFailure(description: WeightsMismatch.describe(error, file: trainer.checkpointURL.path,
+                                                                           prefix: "model.", config: config))
+            }
+            // NaN weights would only surface as a NaN loss, reported as a training failure
+            try Evaluator.requireFiniteWeights(trainer.model, "\(trainer.checkpointURL.path): the model")
+            if let prior = trainer.prior { try Evaluator.requireFiniteWeights(prior, "\(trainer.checkpointURL.path): the diffusion prior") }
             print("resumed from \(trainer.checkpointURL.path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
         try config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)

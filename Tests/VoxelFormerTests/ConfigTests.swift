@@ -172,6 +172,9 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(message(["train.checkpoint_every_steps=-5"])
             == "train.checkpoint_every_steps: must be 0 (epoch ends only) or more, got -5")
         #expect(message(["eval.batch_size=0"]) == "eval.batch_size: must be at least 1, got 0")
+        // an infinite temperature used to surface only as a NaN loss at step 0
+        #expect(message(["train.softclip_end_temperature=.inf"])
+            == "train.softclip_end_temperature: must be a positive finite number, got inf")
         #expect(message(["data.prefetch=-1"]) == "data.prefetch: must be between 0 and 64 batches, got -1")
     }
 
@@ -180,6 +183,26 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(message(["data.test_subjects=[2,3,2,3]"])
             == "data.test_subjects: subject 2, 3 listed more than once in [2, 3, 2, 3]")
         #expect(message(["data.train_subjects=[0]"]) == "data.train_subjects: subject numbers start at 1, got 0")
+    }
+
+    /// An empty value used to be read as absent: `run_dir=` trained into runs/default, `train.precision=''` in fp32.
+    @Test func anEmptyValueIsRefusedNotDefaulted() {
+        #expect(message(["run_dir="]) == "run_dir: expected a string, found nothing")
+        #expect(message(["train.precision=''"]) == "train.precision: expected a string, found nothing")
+        #expect(message(["train.epochs="]) == "train.epochs: expected an integer, found nothing")
+        #expect(message(["train.epochs=~"]) == "train.epochs: expected an integer, found '~'")
+    }
+
+    /// NaN passed `eta < 0` and reached DDIM sampling; a NaN guidance scale was only caught as NaN samples.
+    @Test func priorSamplingValuesMustBeFinite() {
+        #expect(message(["train.use_prior=true", "prior.eta=.nan"])
+            == "prior.eta: must be a finite number, not negative, got nan")
+        #expect(message(["train.use_prior=true", "prior.eta=-0.5"])
+            == "prior.eta: must be a finite number, not negative, got -0.5")
+        #expect(message(["train.use_prior=true", "prior.guidance_scale=.nan"])
+            == "prior.guidance_scale: must be a finite number, got nan")
+        #expect(message(["train.use_prior=true", "prior.guidance_scale=.inf"])
+            == "prior.guidance_scale: must be a finite number, got inf")
     }
 
     @Test func aWrongTypeSaysWhatWasFound() {
@@ -217,6 +240,17 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         for i in 1...9 { lines.append("a\(i): &a\(i) [" + Array(repeating: "*a\(i - 1)", count: 10).joined(separator: ", ") + "]") }
         #expect(message(lines.joined(separator: "\n"))
             == "bad.yaml: the YAML expands to more than 100000 values (aliases?); a config has about 100")
+    }
+
+    /// Yams keeps both pairs of a duplicated key and the decoder used one of them silently.
+    @Test func aDuplicateKeyOrSectionIsRefusedWithBothLines() {
+        #expect(message("train:\n  epochs: 3\n  seed: 1\n  epochs: 4\n")
+            == "bad.yaml: duplicate key 'train.epochs' (lines 2 and 4); give each key once")
+        #expect(message("train:\n  epochs: 3\nmodel:\n  nat_depth: 1\ntrain:\n  epochs: 4\n")
+            == "bad.yaml: duplicate section 'train' (lines 1 and 5); give each key once")
+        #expect(message("run_dir: a\nrun_dir: b\n") == "bad.yaml: duplicate key 'run_dir' (lines 1 and 2); give each key once")
+        // the same name in two sections is no duplicate
+        #expect(message("train:\n  batch_size: 8\neval:\n  batch_size: 8\n") == "no error")
     }
 
     @Test func aHugeFileIsRefused() {

@@ -1,4 +1,5 @@
 """Cases, the runner and the classification of outcomes for the hostile-input harness."""
+import copy
 import os
 import shlex
 import shutil
@@ -145,6 +146,10 @@ def execute(case: Case, runner: Runner, scratch: Path, keep=False) -> dict:
     try:
         argv = case.prepare(d)
         if case.runner:
+            # a custom runner waits with runner.timeout: give it the case's own (a 40-epoch run needs > 60 s)
+            if case.timeout:
+                runner = copy.copy(runner)
+                runner.timeout = case.timeout
             r = case.runner(d, argv, runner)
         else:
             r = runner.run(argv, cwd=d, env=case.env, timeout=case.timeout)

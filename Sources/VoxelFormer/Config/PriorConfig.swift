@@ -86,7 +86,8 @@ public struct PriorConfig: Codable, Equatable, Sendable {
         if samplingSteps < 2 || samplingSteps >= timesteps {
             try fail(.samplingSteps, "must lie in 2..<timesteps (\(timesteps)), got \(samplingSteps)")
         }
-        if eta < 0 { try fail(.eta, "must not be negative, got \(eta)") }
+        if !(eta >= 0) || !eta.isFinite { try fail(.eta, "must be a finite number, not negative, got \(eta)") }
+        if !guidanceScale.isFinite { try fail(.guidanceScale, "must be a finite number, got \(guidanceScale)") }
         if guidanceScale != 1 && condDropProb == 0 {
             try fail(.guidanceScale, "needs cond_drop_prob > 0 (a prior trained without dropout has no null branch)")
         }

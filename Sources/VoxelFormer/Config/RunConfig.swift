@@ -159,8 +159,8 @@ public struct TrainConfig: Codable, Equatable, Sendable {
             throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
         }
         for (key, t) in [("mixco_temperature", mixcoTemperature), ("softclip_start_temperature", softclipStartTemperature),
-                         ("softclip_end_temperature", softclipEndTemperature)] where !(t > 0) {
-            throw ConfigError("train.\(key): must be positive, got \(t)")
+                         ("softclip_end_temperature", softclipEndTemperature)] where !(t > 0) || !t.isFinite {
+            throw ConfigError("train.\(key): must be a positive finite number, got \(t)")
         }
         if !(0...1).contains(mixupPct) { throw ConfigError("train.mixup_pct: must be in [0, 1], got \(mixupPct)") }
         if checkpointEvery < 1 { throw ConfigError("train.checkpoint_every: must be at least 1, got \(checkpointEvery)") }

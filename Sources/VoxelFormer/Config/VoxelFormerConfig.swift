@@ -96,6 +96,7 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
                 throw ConfigError("\(source): not valid YAML: \(error)")
             }
             try YAMLLimits.checkTree(root, source: source)
+            try YAMLLimits.checkDuplicateKeys(root, source: source)
         }
         for o in overrides { root = try apply(override: o, to: root) }
         try checkKeys(root, source: overrides.isEmpty ? source : "\(source) with overrides")
@@ -147,17 +148,30 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
             guard sections.contains(name) else {
                 throw ConfigError("unknown key '\(name)'; allowed: \(sections.joined(separator: ", "))")
             }
-            guard let allowed = allowedKeys[name] else { continue }
+            guard let allowed = allowedKeys[name] else {
+                try checkNotEmpty(v, key: name)
+                continue
+            }
             guard case .mapping(let section) = v else {
                 throw ConfigError("\(name): expected a mapping of keys (\(allowed.joined(separator: ", ")))")
             }
-            for (sk, _) in section {
+            for (sk, sv) in section {
                 let key = sk.string ?? "?"
                 if !allowed.contains(key) {
                     throw ConfigError("unknown key '\(name).\(key)'; allowed in \(name): \(allowed.joined(separator: ", "))")
                 }
+                try checkNotEmpty(sv, key: "\(name).\(key)")
             }
         }
+    }
+
+    /// No key is optional, and the decoder reads an empty or null value as absent (the default): `run_dir=`
+    /// would train into runs/default, `train.precision=''` in fp32. So an empty value is refused, except
+    /// where null means something (`train.grad_clip: null` turns clipping off).
+    private static func checkNotEmpty(_ value: Node, key: String) throws {
+        guard key != "train.grad_clip", let scalar = value.scalar, scalar.string.isEmpty || value.null != nil else { return }
+        let kind = typeName(Node.Scalar.self, default: key.split(separator: ".").map(String.init))
+        throw ConfigError("\(key): expected \(kind), found \(scalar.string.isEmpty ? "nothing" : "'\(scalar.string)'")")
     }
 
     private static func describe(_ error: DecodingError, root: Node) -> String {
@@ -195,7 +209,7 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
     /// What a key holds, named from the decoded type or, when Yams names its node type, from the default's.
     private static func typeName(_ type: Any.Type, default path: [String]) -> String {
         guard type is Node.Scalar.Type || type is Node.Sequence.Type || type is Node.Mapping.Type,
-              let defaults = try? Yams.compose(yaml: VoxelFormerConfig().yaml()) else { return typeName(type) }
+              let defaults = defaultsNode else { return typeName(type) }
         var node: Node? = defaults
         for k in path { node = node?[Node(k)] }
         guard let node else { return typeName(type) }
@@ -206,6 +220,9 @@ public struct VoxelFormerConfig: Codable, Equatable, Sendable {
         if node.bool != nil { return "true or false" }
         return "a string"
     }
+    /// The defaults as a YAML tree, composed once (error messages and the fuzzer call `typeName` often); never
+    /// mutated after initialisation, so sharing it across threads is safe.
+    nonisolated(unsafe) private static let defaultsNode: Node? = try? Yams.compose(yaml: VoxelFormerConfig().yaml())
     private static func typeName(_ type: Any.Type) -> String {
         switch type {
         case is Int.Type, is UInt64.Type: "an integer"

@@ -66,3 +66,32 @@ enum YAMLLimits {
         try visit(node)
     }
 }
+
+extension YAMLLimits {
+    /// Throws when a mapping gives a key twice. YAML forbids it, but Yams keeps both pairs and the decoder
+    /// takes one silently, so `epochs: 3 ... epochs: 40` or a second `train:` section would quietly win or lose.
+    static func checkDuplicateKeys(_ node: Node, source: String, path: [String] = []) throws {
+        switch node {
+        case .mapping(let mapping):
+            var seen: [String: Node] = [:]
+            for (key, value) in mapping {
+                let name = key.string ?? "?"
+                let dotted = (path + [name]).joined(separator: ".")
+                if let first = seen[name] {
+                    let lines = [first.mark, key.mark].compactMap { $0.map { "\($0.line)" } }
+                    let where_ = lines.count == 2 ? " (lines \(lines[0]) and \(lines[1]))" : ""
+                    let what = path.isEmpty && value.mapping != nil ? "section" : "key"
+                    throw ConfigError("\(source): duplicate \(what) '\(dotted)'\(where_); give each key once")
+                }
+                seen[name] = key
+                try checkDuplicateKeys(value, source: source, path: path + [name])
+            }
+        case .sequence(let sequence):
+            for (i, value) in sequence.enumerated() {
+                try checkDuplicateKeys(value, source: source, path: path + ["\(i)"])
+            }
+        case .scalar:
+            break
+        }
+    }
+}
