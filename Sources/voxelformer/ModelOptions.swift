@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Training
 import VoxelFormer
 
 /// The options every inference command shares: which weights, which config, which overrides.
