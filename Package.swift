@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "Torch", targets: ["Torch"]),
         .library(name: "BrainData", targets: ["BrainData"]),
         .library(name: "VoxelFormer", targets: ["VoxelFormer"]),
+        .library(name: "Training", targets: ["Training"]),
         .executable(name: "voxelformer", targets: ["voxelformer"]),
         .executable(name: "voxelformer-bench", targets: ["voxelformer-bench"]),
     ],
@@ -49,24 +50,31 @@ let package = Package(
             dependencies: ["Torch", "CHDF5", "CNIfTI"],
             swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/include/nifti"])]
         ),
-        .target(name: "VoxelFormer", dependencies: ["Torch", "BrainData", .product(name: "Yams", package: "Yams")]),
+        // A model family: the VoxelFormer model, its diffusion prior, its losses and their configs. Torch only.
+        .target(name: "VoxelFormer", dependencies: ["Torch"]),
+        // Training, evaluation, checkpoints, run folders and run configs, generic over a model family.
+        .target(
+            name: "Training",
+            dependencies: ["Torch", "BrainData", "VoxelFormer", "TensorBoard", .product(name: "Yams", package: "Yams")]
+        ),
         .executableTarget(
             name: "voxelformer",
             dependencies: [
-                "Torch", "BrainData", "VoxelFormer",
+                "Torch", "BrainData", "VoxelFormer", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer"]),
+        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer", "Training"]),
         // Fuzzing: the readers' entry points, driven by libFuzzer (`make fuzz`) and replayed by FuzzTests.
-        .target(name: "FuzzTargets", dependencies: ["Torch", "BrainData", "VoxelFormer"]),
+        .target(name: "FuzzTargets", dependencies: ["Torch", "BrainData", "VoxelFormer", "Training"]),
         .executableTarget(
             name: "voxelformer-fuzz", dependencies: ["FuzzTargets"],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
-        .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer"], exclude: ["Fixtures"]),
+        // The model's tests and the training library's (the trainer trains the model the fixtures describe).
+        .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer", "Training"], exclude: ["Fixtures"]),
         // Runs the built `voxelformer` binary (.build/debug/voxelformer, which `swift test` builds with every
         // other product) on bad inputs; no library dependency, it only starts processes.
         .testTarget(name: "CLITests"),

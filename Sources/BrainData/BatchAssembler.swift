@@ -1,7 +1,7 @@
 import Foundation
 import Torch
 
-/// The tensors of one batch, ready for the model.
+/// The tensors of one batch, ready for the model: the one batch type from the data layer to the trainer.
 public struct NSDBatch: @unchecked Sendable {
     public let subject: Int
     /// (B, 1, V) float32 betas rows.
@@ -12,6 +12,10 @@ public struct NSDBatch: @unchecked Sendable {
     public let images: [Int]
     /// Betas rows, one per trial.
     public let rows: [Int]
+
+    public init(subject: Int, voxels: Tensor, targets: Tensor, images: [Int], rows: [Int]) {
+        (self.subject, self.voxels, self.targets, self.images, self.rows) = (subject, voxels, targets, images, rows)
+    }
 }
 
 /// Builds `NSDBatch`es from the sampler's `Batch`es (positions into a subject's training trials) or from
@@ -31,10 +35,5 @@ public struct BatchAssembler: Sendable {
         let images = trials.map(\.image)
         return NSDBatch(subject: subject, voxels: s.voxels(trials).unsqueeze(1), targets: try dataset.targets(images),
                         images: images, rows: trials.map(\.row))
-    }
-
-    /// Assembles `batches` on a background thread, `capacity` ahead of the consumer, in the same order.
-    public func prefetch(_ batches: [Batch], capacity: Int = 4) -> Prefetcher<NSDBatch> {
-        Prefetcher(batches, capacity: capacity) { try self.assemble($0) }
     }
 }

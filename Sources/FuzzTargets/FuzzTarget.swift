@@ -4,6 +4,7 @@ import Glibc
 #endif
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 /// One reader under fuzzing. `run` feeds it arbitrary bytes: it must return or throw, never trap, hang or

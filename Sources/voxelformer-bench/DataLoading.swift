@@ -1,10 +1,12 @@
 import BrainData
 import Foundation
 import Torch
+import Training
 
 /// How fast the data layer feeds training: shuffled batches of 32 trials (betas rows plus CLIP targets)
-/// from a subject of NSD size (15,000 voxels, 30,000 betas rows), assembled on the calling thread and
-/// through the `Prefetcher`, and what holding the betas in memory costs.
+/// from a subject of NSD size (15,000 voxels, 30,000 betas rows), through the trainer's own path
+/// (`NSDTrainingData.trainBatch` read by a `BatchStream`) on the calling thread and prefetched, and what
+/// holding the betas in memory costs.
 ///
 /// The data root is written once per run into a temporary folder and deleted afterwards: random float32
 /// betas (30,000, 15,000), an 81x104x83 nsdgeneral mask with 15,000 voxels equal to 1, 40 training shards of
@@ -22,7 +24,7 @@ enum DataLoading {
     static let name = "data: batches of 32 (15,000 voxels, 30,000 rows)"
 
     static var benchmarks: [Benchmark] { [
-        Benchmark(name: name, summary: "BatchAssembler + SubjectBatchSampler, synchronous and prefetched; RSS") {
+        Benchmark(name: name, summary: "NSDTrainingData + BatchStream (the trainer's path), synchronous and prefetched; RSS") {
             isolated(name) { measure() }
         },
     ] }
@@ -36,16 +38,16 @@ enum DataLoading {
 
         let rssBefore = procStatusMiB("VmRSS")
         started = nanoseconds()
-        let dataset: NSDDataset, trialCounts: [Int: Int]
+        let data: NSDTrainingData
         do {
-            dataset = try NSDDataset(root: root)
-            trialCounts = try dataset.trainTrialCounts()
-            _ = try dataset.subject(1)
+            var config = DataConfig()
+            (config.root, config.trainSubjects, config.testSubjects) = (root.path, [1], [])
+            data = try NSDTrainingData(config: config)  // loads subject 1, as training does
         } catch { fatalError("loading the data root: \(error)") }
+        let trialCounts = [1: data.trainTrialCount(subject: 1)]
         let loadSeconds = seconds(since: started)
         let rssLoaded = procStatusMiB("VmRSS")
 
-        let assembler = BatchAssembler(dataset: dataset)
         var sampler = SubjectBatchSampler(trialCounts: trialCounts, batchSize: batchSize, seed: 0)
         let epoch = sampler.nextEpoch()
         let warmup = Array(epoch.prefix(warmupBatches))
@@ -57,17 +59,18 @@ enum DataLoading {
 
         var checksum = 0.0
         do {
-            for batch in warmup { checksum += try assembler.assemble(batch).voxels.sum().item() }
+            let warm = BatchStream(warmup, data: data, prefetch: 0)
+            while let b = try warm.next() { checksum += b.voxels.sum().item() }
             started = nanoseconds()
-            for batch in synchronous {
-                let b = try assembler.assemble(batch)
+            let sync = BatchStream(synchronous, data: data, prefetch: 0)
+            while let b = try sync.next() {
                 precondition(b.voxels.shape == [batchSize, 1, voxels] && b.targets.shape == [batchSize, tokens, tokenDim])
             }
             let syncSeconds = seconds(since: started)
             started = nanoseconds()
-            let prefetcher = assembler.prefetch(prefetched, capacity: 4)
+            let stream = BatchStream(prefetched, data: data, prefetch: 4)
             var count = 0
-            while let b = try prefetcher.next() {
+            while let b = try stream.next() {
                 precondition(b.voxels.shape == [batchSize, 1, voxels])
                 count += 1
             }
@@ -76,7 +79,8 @@ enum DataLoading {
             // is parallel, and on a loaded 2-core machine the thread team's waits dominate it.
             Torch.threads = 1
             started = nanoseconds()
-            for batch in singleThreaded { _ = try assembler.assemble(batch) }
+            let single = BatchStream(singleThreaded, data: data, prefetch: 0)
+            while try single.next() != nil {}
             let singleSeconds = seconds(since: started)
             Torch.threads = threads
             precondition(count == timedBatches && checksum.isFinite)
@@ -86,7 +90,7 @@ enum DataLoading {
                 BenchmarkRow(name: name, metric: "load subject (betas, mask, 40 shards)", value: loadSeconds, unit: "s"),
                 BenchmarkRow(name: name, metric: "synchronous, \(threads) intra-op threads", value: trials / syncSeconds,
                              unit: "trials/s"),
-                BenchmarkRow(name: name, metric: "prefetched (capacity 4, idle consumer), \(threads) threads",
+                BenchmarkRow(name: name, metric: "prefetched (data.prefetch 4, idle consumer), \(threads) threads",
                              value: trials / prefetchSeconds, unit: "trials/s"),
                 BenchmarkRow(name: name, metric: "synchronous, 1 intra-op thread", value: trials / singleSeconds,
                              unit: "trials/s"),

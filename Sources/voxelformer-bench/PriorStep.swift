@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import VoxelFormer
 
 /// A training step with the diffusion prior (`PriorConfig()`, the reference size) at the paper's widths:

@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 /// One VoxelFormer training step as `Trainer.trainStep` takes it in its SoftCLIP phase: forward (optionally

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 struct Baseline: ParsableCommand {

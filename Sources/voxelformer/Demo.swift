@@ -2,6 +2,7 @@ import ArgumentParser
 import BrainData
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 struct Demo: ParsableCommand {
@@ -46,26 +47,12 @@ struct Demo: ParsableCommand {
             if let avg = untrained.prior?.average {
                 print(String(format: "untrained prior: samples' cosine to the targets %.3f, MSE %.4f", avg.cosine, avg.mse ?? .nan))
             }
-        }).execute()
+        }).executeInConsole()
         // The trainer evaluates the last epoch; its report is the demo's, not a second pass over the test set.
-        var report: EvaluationReport
-        if let last = trainer.lastEvaluation, last.step == trainer.step {
-            report = last.report
-        } else {
-            report = try trainer.evaluate()
-        }
-        var evaluator = Evaluator(config: cfg.eval)
         let progress = EvaluationProgressPrinter(label: "ridge baseline:")
-        evaluator.onProgress = progress.update
-        try evaluator.addBaseline(RidgeBaseline(), to: &report, data: trainer.data)
+        let report = try TrainingRun.writeReport(trainer: trainer, oracle: Demo.oracle(infoURL), progress: progress.update)
         progress.finish()
-        let oracle = Demo.oracle(infoURL)
-        for i in report.subjects.indices {
-            if let s = report.subjects[i].subject, let o = oracle[s] { report.subjects[i].oracle = o }
-        }
         let dir = URL(fileURLWithPath: cfg.runDir)
-        try report.json().write(to: dir.appendingPathComponent("report.json"), atomically: true, encoding: .utf8)
-        try RunPlots.write(runDir: dir)  // again, now that report.json holds the ridge baseline and chance
         print("")
         print(report.table())
         print("\nrun folder: \(dir.path) (config.yaml, metrics.jsonl, checkpoint.safetensors, curves.svg, report.json)")

@@ -2,6 +2,7 @@ import ArgumentParser
 import BrainData
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 struct Embed: ParsableCommand {

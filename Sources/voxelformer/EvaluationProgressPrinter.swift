@@ -1,4 +1,5 @@
 import Foundation
+import Training
 import VoxelFormer
 
 /// Shows an evaluation's progress on standard error: a redrawn bar on a terminal, otherwise one line per

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 /// The options every inference command shares: which weights, which config, which overrides.

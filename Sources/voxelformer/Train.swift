@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 struct Train: ParsableCommand {
@@ -50,78 +51,31 @@ struct Train: ParsableCommand {
             cfg = try VoxelFormerConfig.load(path: config, overrides: overrides)
         }
         if let runDir { cfg.runDir = runDir }
-        try TrainingRun(config: cfg, resume: resume, overwrite: overwrite).execute()
+        try TrainingRun(config: cfg, resume: resume, overwrite: overwrite).executeInConsole()
     }
 }
 
-/// Training from a config into a run folder, shared by `train` and `demo`.
-struct TrainingRun {
-    let config: VoxelFormerConfig
-    let resume: Bool
-    var overwrite = false
-    var beforeTraining: (Trainer) throws -> Void = { _ in }
-
-    /// The config embedded in `runDir`'s checkpoint, with `overrides` applied.
-    static func checkpointConfig(runDir: String, overrides: [String]) throws -> VoxelFormerConfig {
-        let url = URL(fileURLWithPath: runDir).appendingPathComponent("checkpoint.safetensors")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ValidationError("--resume: \(url.path) does not exist")
-        }
-        return try VoxelFormerConfig.parse(yaml: try Checkpoint.configYAML(url), source: "\(url.path) (its embedded config)",
-                                           overrides: overrides)
-    }
-
+extension TrainingRun {
+    /// Runs with the console attached: notes printed, the progress bar as a logger, Ctrl-C saving a
+    /// checkpoint before stopping, libtorch failures named by stage.
     @discardableResult
-    func execute() throws -> Trainer {
-        let dir = URL(fileURLWithPath: config.runDir)
-        let folder = try RunFolder(dir)  // held until training ends: a second writer stops here
-        let stale = try folder.removeStaleTemporaries()
-        if !stale.isEmpty { print("removed \(stale.count) stale temporary file(s) of interrupted writes in \(dir.path)") }
-        if resume {
-            let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
-            guard FileManager.default.fileExists(atPath: checkpoint.path) else {
-                throw ValidationError("--resume: \(checkpoint.path) does not exist")
-            }
-            let trained = try VoxelFormerConfig.parse(yaml: try Checkpoint.configYAML(checkpoint),
-                                                      source: "\(checkpoint.path) (its embedded config)")
-            try config.checkResumable(from: trained, source: checkpoint.path)
-        } else {
-            try folder.prepareFreshRun(overwrite: overwrite)
+    func executeInConsole() throws -> Trainer<VoxelFormerFamily> {
+        var run = self
+        run.onNote = { print($0) }
+        let before = beforeTraining
+        run.beforeTraining = { trainer in
+            try before(trainer)
+            InterruptFlag.install()
+            trainer.shouldStop = { InterruptFlag.isRaised }
+            trainer.loggers = [ConsoleProgress(),
+                               try TensorBoardLogger(directory: trainer.runDir.appendingPathComponent("tensorboard"))]
         }
-        let data = try doing("loading the data in \(config.data.root)") {
-            try NSDTrainingData(config: config.data, targetShape: [config.model.clipSeqDim, config.model.clipEmbDim])
+        do {
+            return try run.execute { what, body in try doing(what) { try body() } }
+        } catch let error as Module.LoadError where resume {
+            // the resumed checkpoint's weights do not fit the model: one line naming the file and the keys
+            let file = URL(fileURLWithPath: config.runDir).appendingPathComponent("checkpoint.safetensors").path
+            throw CommandFailure(description: WeightsMismatch.describe(error, file: file, prefix: "model.", config: config))
         }
-        for (s, n) in data.replacedNonFinite.sorted(by: { $0.key < $1.key }) {
-            print("data.nan_policy=zero: replaced \(n) NaN/inf betas of subject \(s) by 0")
-        }
-        let trainer = try doing("building the model") { try Trainer(config: config, data: data, runDir: dir) }
-        if resume {
-            do {
-                try doing("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
-            } catch let error as Module.LoadError {
-                throw CommandFailure(description: WeightsMismatch.describe(error, file: trainer.checkpointURL.path,
-                                                                           prefix: "model.", config: config))
-            }
-            // NaN weights would only surface as a NaN loss, reported as a training failure
-            try Evaluator.requireFiniteWeights(trainer.model, "\(trainer.checkpointURL.path): the model")
-            if let prior = trainer.prior { try Evaluator.requireFiniteWeights(prior, "\(trainer.checkpointURL.path): the diffusion prior") }
-            print("resumed from \(trainer.checkpointURL.path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
-        }
-        try config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
-        print("training \(trainer.model.parameterCount.formattedWithCommas) parameters on subjects "
-            + "\(config.data.trainSubjects.map(String.init).joined(separator: ", ")): \(config.train.epochs) epochs x "
-            + "\(trainer.stepsPerEpoch) steps, batch \(config.train.batchSize), \(config.train.precision), "
-            + "\(Torch.threads) threads")
-        try beforeTraining(trainer)
-        InterruptFlag.install()
-        try trainer.run()
-        if let report = trainer.lastEvaluation?.report {
-            try report.json().write(to: dir.appendingPathComponent("report.json"), atomically: true, encoding: .utf8)
-        }
-        try RunPlots.write(runDir: dir)
-        print("checkpoint: \(trainer.checkpointURL.path)"
-            + (trainer.bestMetric.map { String(format: " (best image retrieval %.3f: %@)", $0, trainer.bestCheckpointURL.path) } ?? ""))
-        withExtendedLifetime(folder) {}
-        return trainer
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import Training
 import VoxelFormer
 
 /// A `Module.LoadError` as the CLI prints it: the file, the dotted keys as the file spells them

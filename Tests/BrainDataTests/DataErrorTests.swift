@@ -3,10 +3,6 @@ import Testing
 import Torch
 @testable import BrainData
 
-@Test func dataErrorPrintsItsMessage() {
-    #expect(DataError("betas.hdf5: no dataset 'betas'").description == "betas.hdf5: no dataset 'betas'")
-}
-
 /// Where a file is expected, a FIFO or a folder is refused before it is opened (opening a FIFO for
 /// reading blocks until a writer appears: `train` used to hang forever on a FIFO given as betas).
 @Suite struct RegularFileTests {

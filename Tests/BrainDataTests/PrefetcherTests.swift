@@ -46,7 +46,7 @@ import Torch
         let batches = sampler.nextEpoch() + sampler.nextEpoch()
         #expect(batches.count == 2 * (2 + 1))
         let synchronous = try batches.map { try assembler.assemble($0) }
-        let prefetched = assembler.prefetch(batches, capacity: 2)
+        let prefetched = Prefetcher(batches, capacity: 2) { try assembler.assemble($0) }
         var n = 0
         while let b = try prefetched.next() {
             let s = synchronous[n]

@@ -2,6 +2,7 @@ import BrainData
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Training
 @testable import VoxelFormer
 
 @Suite struct CurvePlotTests {

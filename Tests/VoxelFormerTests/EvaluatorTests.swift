@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 @Suite(.serialized) struct EvaluatorTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")

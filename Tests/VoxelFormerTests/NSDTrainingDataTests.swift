@@ -2,6 +2,7 @@ import BrainData
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 /// The NSD data roots BrainData's tests use (`Tests/BrainDataTests/Fixtures/generate_fixtures.py`):

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 /// The diffusion prior against `Fixtures/generate_prior.py`, a PyTorch re-implementation with the

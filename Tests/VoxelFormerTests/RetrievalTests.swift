@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 /// One case of `Fixtures/retrieval.json` (scores computed in NumPy by `generate_evaluation.py`).

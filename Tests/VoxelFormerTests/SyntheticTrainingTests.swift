@@ -2,6 +2,7 @@ import BrainData
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -51,7 +52,6 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             == mask.normalized(mask.maskCoordinates(equalTo: 1)).toArray(Float.self))
 
         let trainer = try Trainer(config: c, data: data, runDir: temporaryDirectory())
-        trainer.showProgress = false
         try trainer.run()
         let avg = try trainer.evaluate().average!
         // Chance is 1/60 (1.7%). Measured with the release binary on the same data and config

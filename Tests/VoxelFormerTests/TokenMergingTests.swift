@@ -13,12 +13,10 @@ private struct ToMeFixture: Decodable {
 @Suite struct TokenMergingTests {
     @Test func mergesOddTokenCountsLikePyTorch() throws {
         let f = try Fixture.decode(ToMeFixture.self, "tome.json")
-        #expect(f.xShape == [2, 11, 5] && f.r == 3)
         let x = Tensor(f.x, shape: f.xShape), metric = Tensor(f.metric, shape: f.metricShape)
         let (out, sizes) = TokenMerging.merge(x, metric: metric, r: f.r)
         #expect(out.shape == [2, 8, 5])
         #expect(sizes.shape == [2, 8, 1])
-        #expect(f.fresh.shape == [2, 8, 5])
         expectClose(out, f.fresh.x, atol: 1e-6, rtol: 1e-5, "merged tokens")
         expectClose(sizes, f.fresh.sizes, atol: 0, rtol: 0, "sizes")
         // Three A tokens merged: sizes sum to 11 per sample, and the 3 unmerged A tokens come first with size 1.
@@ -36,6 +34,7 @@ private struct ToMeFixture: Decodable {
         expectClose(sizes, f.carried.sizes, atol: 0, rtol: 0, "sizes")
         #expect(sizes.sum([1, 2]).toArray(Float.self) == given.sum([1, 2]).toArray(Float.self))
         // With sizes other than one the weighted means differ from the unweighted ones.
-        #expect(zip(f.carried.x, f.fresh.x).contains { Swift.abs($0 - $1) > 1e-2 })
+        let (unweighted, _) = TokenMerging.merge(x, metric: metric, r: f.r)
+        #expect((out - unweighted).abs().max().item() > 1e-2)
     }
 }

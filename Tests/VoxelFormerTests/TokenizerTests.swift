@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 @Suite(.serialized) struct TokenizerTests {
@@ -22,7 +23,6 @@ import Torch
         c.train.sirenLRScale = 0
         c.train.maxSteps = 6
         let trainer = try Trainer(config: c, data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
         let siren = trainer.model.brainEncoder.posEmbed.linear
         let tokenizer = trainer.model.brainEncoder.embedLayer.namedParameters().first { $0.name == "proj.0.weight" }!.tensor
         let before = [siren.weight.clone(), siren.bias!.clone(), tokenizer.clone()]

@@ -1,16 +1,16 @@
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 /// Checkpoint metadata, run folders and metrics failures (issue 9): each bad state gets its exact message.
 @Suite(.serialized) struct CheckpointValidationTests {
     /// A trainer stopped after 3 steps and its checkpoint (8 steps per epoch: 2 subjects x 64 trials / 16).
-    func stopped() throws -> (Trainer, Checkpoint) {
+    func stopped() throws -> (Trainer<VoxelFormerFamily>, Checkpoint) {
         var config = tinyConfig(epochs: 3)
         config.train.maxSteps = 3
         let trainer = try Trainer(config: config, data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
         try trainer.run()
         return (trainer, try Checkpoint.read(trainer.checkpointURL))
     }
@@ -117,7 +117,6 @@ import Torch
         var config = tinyConfig(epochs: 3)
         config.train.checkpointEverySteps = 5
         let full = try Trainer(config: config, data: InMemoryData(), runDir: temporaryDirectory())
-        full.showProgress = false
         var fullLosses: [Double] = []
         full.onStep = { fullLosses.append($1) }
         try full.run()
@@ -131,7 +130,6 @@ import Torch
         var stopped = config
         stopped.train.maxSteps = 13
         let first = try Trainer(config: stopped, data: InMemoryData(), runDir: dir)
-        first.showProgress = false
         var firstLosses: [Double] = []
         first.onStep = { step, loss in
             firstLosses.append(loss)
@@ -143,7 +141,6 @@ import Torch
         try FileManager.default.removeItem(at: first.checkpointURL)
         try FileManager.default.moveItem(at: dir.appendingPathComponent("at12"), to: first.checkpointURL)
         let second = try Trainer(config: config, data: InMemoryData(), runDir: dir)
-        second.showProgress = false
         try second.resume(from: second.checkpointURL)
         var resumed = Array(firstLosses.prefix(10))
         second.onStep = { resumed.append($1) }
@@ -160,7 +157,6 @@ import Torch
         try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("metrics.jsonl").path,
                                                    withDestinationPath: "/dev/full")
         let trainer = try Trainer(config: tinyConfig(epochs: 3), data: InMemoryData(), runDir: dir)
-        trainer.showProgress = false
         do {
             try trainer.run()
             Issue.record("training went on without its metrics")
@@ -176,7 +172,6 @@ import Torch
         var config = tinyConfig(epochs: 3)
         config.model.clipEmbDim = 6
         let trainer = try Trainer(config: config, data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
         #expect(throws: ConfigError("subject 1: the targets have shape [16, 2, 8], but the model predicts [16, 2, 6] "
             + "(model.clip_seq_dim x model.clip_emb_dim); set those to the targets' shape")) { try trainer.run() }
     }

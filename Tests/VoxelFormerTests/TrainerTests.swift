@@ -1,6 +1,8 @@
+import BrainData
 import Foundation
 import Testing
 import Torch
+@testable import Training
 @testable import VoxelFormer
 
 /// A tiny in-memory decoding problem: targets are a fixed function of a latent per image, voxels a linear
@@ -43,9 +45,10 @@ final class InMemoryData: TrainingData, @unchecked Sendable {
 
     func coordinates(subject: Int) throws -> Tensor { coords[subject]! }
     func trainTrialCount(subject: Int) -> Int { trainVoxels[subject]!.size(0) }
-    func trainBatch(subject: Int, trials: [Int]) throws -> (voxels: Tensor, targets: Tensor) {
-        let idx = Tensor(trials)
-        return (trainVoxels[subject]!.indexSelect(0, idx), trainTargets[subject]!.indexSelect(0, idx))
+    func trainBatch(_ batch: Batch) throws -> NSDBatch {
+        let idx = Tensor(batch.trials)
+        return NSDBatch(subject: batch.subject, voxels: trainVoxels[batch.subject]!.indexSelect(0, idx),
+                        targets: trainTargets[batch.subject]!.indexSelect(0, idx), images: batch.trials, rows: batch.trials)
     }
     func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) {
         (testVoxels[subject]!, testTargets[subject]!, testIDs[subject]!)
@@ -82,7 +85,6 @@ func temporaryDirectory() -> URL {
         let config = tinyConfig(epochs: 3)
         // uninterrupted
         let full = try Trainer(config: config, data: InMemoryData(), runDir: temporaryDirectory())
-        full.showProgress = false
         var fullLosses: [Double] = []
         full.onStep = { fullLosses.append($1) }
         try full.run()
@@ -92,7 +94,6 @@ func temporaryDirectory() -> URL {
         var stopped = config
         stopped.train.maxSteps = full.stepsPerEpoch + 3
         let first = try Trainer(config: stopped, data: InMemoryData(), runDir: dir)
-        first.showProgress = false
         var resumedLosses: [Double] = []
         first.onStep = { resumedLosses.append($1) }
         try first.run()
@@ -100,7 +101,6 @@ func temporaryDirectory() -> URL {
 
         Torch.manualSeed(999)  // the checkpoint must restore the generator, whatever happened in between
         let second = try Trainer(config: config, data: InMemoryData(), runDir: dir)
-        second.showProgress = false
         try second.resume(from: second.checkpointURL)
         second.onStep = { resumedLosses.append($1) }
         try second.run()
@@ -110,7 +110,7 @@ func temporaryDirectory() -> URL {
 
     @Test func parameterGroupsExemptBiasesAndLayerNormNamedParameters() {
         let model = VoxelFormerModel(tinyConfig().model)
-        let groups = Trainer.parameterGroups(model, config: TrainConfig())
+        let groups = VoxelFormerFamily.parameterGroups(model, config: TrainConfig())
         let names = Dictionary(uniqueKeysWithValues: model.namedParameters().map { (ObjectIdentifier($0.tensor), $0.name) })
         let decayed = groups[0].parameters.map { names[ObjectIdentifier($0)]! }
         let exempt = groups[1].parameters.map { names[ObjectIdentifier($0)]! }
@@ -135,7 +135,6 @@ func temporaryDirectory() -> URL {
 
     @Test func jointTrainingLowersThePriorSamplesErrorOnTestTrials() throws {
         let trainer = try Trainer(config: priorConfig(epochs: 20), data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
         let before = try trainer.evaluate().prior!.subjects.map { $0.mse! }
         try trainer.run()
         let after = try trainer.evaluate().prior!.subjects.map { $0.mse! }
@@ -149,7 +148,6 @@ func temporaryDirectory() -> URL {
         config.train.clipLossScale = 0  // only the prior's loss drives the gradients
         config.train.maxSteps = 1
         let trainer = try Trainer(config: config, data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
         let before = trainer.model.brainDecoder.backboneProj.weight.clone()
         try trainer.run()
         let moved = (trainer.model.brainDecoder.backboneProj.weight - before).abs().max().item()
@@ -169,9 +167,9 @@ final class PoisonedData: TrainingData, @unchecked Sendable {
     var testSubjects: [Int] { base.testSubjects }
     func coordinates(subject: Int) throws -> Tensor { try base.coordinates(subject: subject) }
     func trainTrialCount(subject: Int) -> Int { base.trainTrialCount(subject: subject) }
-    func trainBatch(subject: Int, trials: [Int]) throws -> (voxels: Tensor, targets: Tensor) {
-        let b = try base.trainBatch(subject: subject, trials: trials)
-        return (b.voxels * Double.nan, b.targets)
+    func trainBatch(_ batch: Batch) throws -> NSDBatch {
+        let b = try base.trainBatch(batch)
+        return NSDBatch(subject: b.subject, voxels: b.voxels * Double.nan, targets: b.targets, images: b.images, rows: b.rows)
     }
     func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) { try base.testSet(subject: subject) }
 }
@@ -180,7 +178,6 @@ final class PoisonedData: TrainingData, @unchecked Sendable {
     @Test func aNonFiniteLossStopsWithAClearErrorAfterSavingTheLastGoodState() throws {
         let dir = temporaryDirectory()
         let trainer = try Trainer(config: tinyConfig(epochs: 3), data: PoisonedData(), runDir: dir)
-        trainer.showProgress = false
         let before = trainer.model.featureMapper.weight.clone()
         do {
             try trainer.run()
@@ -197,9 +194,7 @@ final class PoisonedData: TrainingData, @unchecked Sendable {
 
     @Test func anInterruptSavesACheckpointThenStops() throws {
         let trainer = try Trainer(config: tinyConfig(epochs: 3), data: InMemoryData(), runDir: temporaryDirectory())
-        trainer.showProgress = false
-        InterruptFlag.set(true)
-        defer { InterruptFlag.set(false) }
+        trainer.shouldStop = { true }
         #expect(throws: TrainingStop.self) { try trainer.run() }
         let saved = try Checkpoint.read(trainer.checkpointURL)
         #expect(saved.step == 1)

@@ -1,3 +1,5 @@
+import Torch
+
 /// The model's shape and options. Keys are the reference's (`model.encoder_hidden_dim`, ...), so a
 /// researcher's Hydra overrides carry over.
 public struct ModelConfig: Codable, Equatable, Sendable {
@@ -37,7 +39,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public init() {}
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case encoderHiddenDim = "encoder_hidden_dim", natDepth = "nat_depth", numHeads = "num_heads"
         case tomeR = "tome_r", decoderHiddenDim = "decoder_hidden_dim", nBlocksDecoder = "n_blocks_decoder"
         case clipSeqDim = "clip_seq_dim", clipEmbDim = "clip_emb_dim", fullAttention = "full_attention"
@@ -48,27 +50,25 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = ModelConfig()
-        encoderHiddenDim = try c.decodeIfPresent(Int.self, forKey: .encoderHiddenDim) ?? d.encoderHiddenDim
-        natDepth = try c.decodeIfPresent(Int.self, forKey: .natDepth) ?? d.natDepth
-        numHeads = try c.decodeIfPresent(Int.self, forKey: .numHeads) ?? d.numHeads
-        tomeR = try c.decodeIfPresent(Int.self, forKey: .tomeR) ?? d.tomeR
-        decoderHiddenDim = try c.decodeIfPresent(Int.self, forKey: .decoderHiddenDim) ?? d.decoderHiddenDim
-        nBlocksDecoder = try c.decodeIfPresent(Int.self, forKey: .nBlocksDecoder) ?? d.nBlocksDecoder
-        clipSeqDim = try c.decodeIfPresent(Int.self, forKey: .clipSeqDim) ?? d.clipSeqDim
-        clipEmbDim = try c.decodeIfPresent(Int.self, forKey: .clipEmbDim) ?? d.clipEmbDim
-        fullAttention = try c.decodeIfPresent(Bool.self, forKey: .fullAttention) ?? d.fullAttention
-        drop = try c.decodeIfPresent(Double.self, forKey: .drop) ?? d.drop
-        dropPathRate = try c.decodeIfPresent(Double.self, forKey: .dropPathRate) ?? d.dropPathRate
-        lastNFeatures = try c.decodeIfPresent(Int.self, forKey: .lastNFeatures) ?? d.lastNFeatures
-        natNumNeighbors = try c.decodeIfPresent(Int.self, forKey: .natNumNeighbors) ?? d.natNumNeighbors
-        tomeCarrySizes = try c.decodeIfPresent(Bool.self, forKey: .tomeCarrySizes) ?? d.tomeCarrySizes
-        tomeProportionalAttention = try c.decodeIfPresent(Bool.self, forKey: .tomeProportionalAttention)
-            ?? d.tomeProportionalAttention
-        clipThroughHead = try c.decodeIfPresent(Bool.self, forKey: .clipThroughHead) ?? d.clipThroughHead
-        sirenOmega0 = try c.decodeIfPresent(Double.self, forKey: .sirenOmega0) ?? d.sirenOmega0
-        layerScaleInit = try c.decodeIfPresent(Double.self, forKey: .layerScaleInit) ?? d.layerScaleInit
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = ModelConfig()
+        encoderHiddenDim = try c.get(.encoderHiddenDim, d.encoderHiddenDim)
+        natDepth = try c.get(.natDepth, d.natDepth)
+        numHeads = try c.get(.numHeads, d.numHeads)
+        tomeR = try c.get(.tomeR, d.tomeR)
+        decoderHiddenDim = try c.get(.decoderHiddenDim, d.decoderHiddenDim)
+        nBlocksDecoder = try c.get(.nBlocksDecoder, d.nBlocksDecoder)
+        clipSeqDim = try c.get(.clipSeqDim, d.clipSeqDim)
+        clipEmbDim = try c.get(.clipEmbDim, d.clipEmbDim)
+        fullAttention = try c.get(.fullAttention, d.fullAttention)
+        drop = try c.get(.drop, d.drop)
+        dropPathRate = try c.get(.dropPathRate, d.dropPathRate)
+        lastNFeatures = try c.get(.lastNFeatures, d.lastNFeatures)
+        natNumNeighbors = try c.get(.natNumNeighbors, d.natNumNeighbors)
+        tomeCarrySizes = try c.get(.tomeCarrySizes, d.tomeCarrySizes)
+        tomeProportionalAttention = try c.get(.tomeProportionalAttention, d.tomeProportionalAttention)
+        clipThroughHead = try c.get(.clipThroughHead, d.clipThroughHead)
+        sirenOmega0 = try c.get(.sirenOmega0, d.sirenOmega0)
+        layerScaleInit = try c.get(.layerScaleInit, d.layerScaleInit)
     }
 
     static let maxLayers = 1024
@@ -106,11 +106,4 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try fail(.lastNFeatures, "must be at most encoder_hidden_dim (\(encoderHiddenDim)), got \(lastNFeatures)")
         }
     }
-}
-
-/// A mistake in a configuration file or override; the message names the key and what is allowed.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }

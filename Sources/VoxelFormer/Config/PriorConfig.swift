@@ -1,3 +1,5 @@
+import Torch
+
 /// The diffusion prior's shape and options (MindEye2's prior on the DALL-E 2 design). Keys are snake_case
 /// like the rest of the configuration; the defaults are the paper's prior (259,865,216 parameters).
 public struct PriorConfig: Codable, Equatable, Sendable {
@@ -43,28 +45,27 @@ public struct PriorConfig: Codable, Equatable, Sendable {
     /// Width of the rotary embedding inside each head.
     public var rotaryDim: Int { Swift.min(32, dimHead) }
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
+    public enum CodingKeys: String, CodingKey, CaseIterable {
         case dim, depth, dimHead = "dim_head", heads, timesteps, numTokens = "num_tokens"
         case condDropProb = "cond_drop_prob", learnedQueryMode = "learned_query_mode", ffMult = "ff_mult"
         case causal, samplingSteps = "sampling_steps", guidanceScale = "guidance_scale", eta
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        let d = PriorConfig()
-        dim = try c.decodeIfPresent(Int.self, forKey: .dim) ?? d.dim
-        depth = try c.decodeIfPresent(Int.self, forKey: .depth) ?? d.depth
-        dimHead = try c.decodeIfPresent(Int.self, forKey: .dimHead) ?? d.dimHead
-        heads = try c.decodeIfPresent(Int.self, forKey: .heads) ?? d.heads
-        timesteps = try c.decodeIfPresent(Int.self, forKey: .timesteps) ?? d.timesteps
-        numTokens = try c.decodeIfPresent(Int.self, forKey: .numTokens) ?? d.numTokens
-        condDropProb = try c.decodeIfPresent(Double.self, forKey: .condDropProb) ?? d.condDropProb
-        learnedQueryMode = try c.decodeIfPresent(String.self, forKey: .learnedQueryMode) ?? d.learnedQueryMode
-        ffMult = try c.decodeIfPresent(Int.self, forKey: .ffMult) ?? d.ffMult
-        causal = try c.decodeIfPresent(Bool.self, forKey: .causal) ?? d.causal
-        samplingSteps = try c.decodeIfPresent(Int.self, forKey: .samplingSteps) ?? d.samplingSteps
-        guidanceScale = try c.decodeIfPresent(Double.self, forKey: .guidanceScale) ?? d.guidanceScale
-        eta = try c.decodeIfPresent(Double.self, forKey: .eta) ?? d.eta
+        let c = try decoder.container(keyedBy: CodingKeys.self), d = PriorConfig()
+        dim = try c.get(.dim, d.dim)
+        depth = try c.get(.depth, d.depth)
+        dimHead = try c.get(.dimHead, d.dimHead)
+        heads = try c.get(.heads, d.heads)
+        timesteps = try c.get(.timesteps, d.timesteps)
+        numTokens = try c.get(.numTokens, d.numTokens)
+        condDropProb = try c.get(.condDropProb, d.condDropProb)
+        learnedQueryMode = try c.get(.learnedQueryMode, d.learnedQueryMode)
+        ffMult = try c.get(.ffMult, d.ffMult)
+        causal = try c.get(.causal, d.causal)
+        samplingSteps = try c.get(.samplingSteps, d.samplingSteps)
+        guidanceScale = try c.get(.guidanceScale, d.guidanceScale)
+        eta = try c.get(.eta, d.eta)
     }
 
     /// The problems a user can put in a prior configuration, named by key.

@@ -1,5 +1,7 @@
+import BrainData
 import Foundation
 import Torch
+import VoxelFormer
 
 /// A closed-form ridge regression from a subject's voxels to its flattened targets: what a linear decoder
 /// reaches on the same trials, printed beside the model. Voxels are z-scored with the fitting trials'
@@ -93,7 +95,7 @@ public struct RidgeBaseline: Sendable {
         if let why = tooLarge(trials: count, voxels: test.voxels.count / Swift.max(test.voxels.size(0), 1), width: width) {
             throw EvaluationError(why)
         }
-        let train = try data.trainBatch(subject: subject, trials: Array(0..<count))
+        let train = try data.trainBatch(Batch(subject: subject, trials: Array(0..<count)))
         try Evaluator.requireFinite(train.voxels, "subject \(subject)'s train voxels")
         try Evaluator.requireFinite(train.targets, "subject \(subject)'s train targets")
         let model = try withTorchError { try fit(x: train.voxels, y: train.targets) }

@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import VoxelFormer
 import Yams
 
 /// A trained model ready for inference.
@@ -19,18 +20,17 @@ public struct LoadedModel {
         var tensors = try Safetensors.read(url)
         if meta["format"] == Checkpoint.format, let yaml = meta["config"] {
             config = try VoxelFormerConfig.parse(yaml: yaml, source: "\(url.path) (its embedded config)", overrides: overrides)
-            var model: [String: Tensor] = [:]
-            for (k, v) in tensors where k.hasPrefix("model.") { model[String(k.dropFirst(6))] = v }
-            tensors = model
+            // the checkpoint's `model.` section; each module's `sanitize(weights:)` strips the prefix
+            tensors = tensors.filter { $0.key.hasPrefix("model.") }
         } else if let fallback {
             config = fallback
         } else {
             throw ConfigError("\(url.path): a plain state dict carries no config; pass --config with the model's preset")
         }
         let model = VoxelFormerModel(config.model)
-        let prefix = "diffusion_prior."
-        let priorTensors = tensors.filter { $0.key.hasPrefix(prefix) }
-        try model.load(stateDict: tensors.filter { !$0.key.hasPrefix(prefix) })
+        let isPrior = { (key: String) in key.hasPrefix("diffusion_prior.") || key.hasPrefix("model.diffusion_prior.") }
+        let priorTensors = tensors.filter { isPrior($0.key) }
+        try model.load(stateDict: tensors.filter { !isPrior($0.key) })
         model.eval()
         if priorTensors.isEmpty {
             prior = nil

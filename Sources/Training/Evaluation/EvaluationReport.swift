@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import VoxelFormer
 
 /// Retrieval results of one subject (or the average over subjects).
 public struct SubjectRetrieval: Codable, Sendable, Equatable {

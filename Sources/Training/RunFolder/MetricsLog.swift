@@ -1,6 +1,10 @@
 import Foundation
+import Torch
 
 /// Appends one JSON object per line (`metrics.jsonl`): the record of a run that plots and resumes read.
+/// Rows are typed and timestamped: `"type": "step"` (step, epoch, loss, lr, subject, the family's extras)
+/// or `"type": "epoch"` (step, epoch, mean_loss, epoch_seconds and the evaluation's scores); `time` is
+/// seconds since 1970. `epoch` is 0-based in both.
 public final class MetricsLog {
     public let url: URL
     let handle: FileHandle
@@ -25,6 +29,26 @@ public final class MetricsLog {
             try handle.write(contentsOf: Data(("{" + body + "}\n").utf8))
         } catch {
             throw ConfigError("\(url.path): cannot append to the metrics file: \(Self.reason(error))")
+        }
+    }
+
+    /// The metrics.jsonl row of an event; nil for events that have none (progress, checkpoints).
+    public static func row(_ event: TrainingEvent) -> [String: MetricValue]? {
+        switch event {
+        case .step(let r):
+            var row: [String: MetricValue] = ["type": "step", "time": .number(r.time.timeIntervalSince1970),
+                                              "step": .integer(r.step), "epoch": .integer(r.epoch),
+                                              "loss": .number(r.loss), "lr": .number(r.lr), "subject": .integer(r.subject)]
+            for (k, v) in r.extras { row[k] = .number(v) }
+            return row
+        case .epoch(let r):
+            var row: [String: MetricValue] = ["type": "epoch", "time": .number(r.time.timeIntervalSince1970),
+                                              "step": .integer(r.step), "epoch": .integer(r.epoch),
+                                              "mean_loss": .number(r.meanLoss), "epoch_seconds": .number(r.seconds)]
+            for (k, v) in r.evaluation { row[k] = .number(v) }
+            return row
+        default:
+            return nil
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Torch
+import VoxelFormer
 
 /// Evaluation refused: non-finite values, mismatched rows, a baseline that cannot be fitted.
 public struct EvaluationError: Error, CustomStringConvertible, Equatable {

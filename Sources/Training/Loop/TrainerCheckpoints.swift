@@ -8,10 +8,10 @@ extension Trainer {
     /// Writes the full training state to `url` (the run's `checkpoint.safetensors` by default), atomically.
     public func saveCheckpoint(to url: URL? = nil) throws {
         let checkpoint = Checkpoint(
-            model: TrainedModules(model: model, prior: prior).stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
+            model: family.modules.stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
             torchRNG: Torch.rngState(), epoch: epoch, step: step, stepInEpoch: stepInEpoch,
             samplerState: String(decoding: try JSONEncoder().encode(epochSamplerState), as: UTF8.self),
-            configYAML: try config.yaml(), bestMetric: bestMetric)
+            configYAML: configYAML, bestMetric: bestMetric)
         try checkpoint.write(to: url ?? checkpointURL)
     }
 
@@ -24,8 +24,8 @@ extension Trainer {
               let s = try? JSONDecoder().decode(SubjectBatchSampler.self, from: samplerData) else {
             throw fail("the checkpoint's sampler state cannot be read")
         }
-        guard s.batchSize == config.train.batchSize else {
-            throw fail("the sampler's batch size is \(s.batchSize), but train.batch_size is \(config.train.batchSize); "
+        guard s.batchSize == train.batchSize else {
+            throw fail("the sampler's batch size is \(s.batchSize), but train.batch_size is \(train.batchSize); "
                 + "a run resumes with the batch size it started with")
         }
         guard s.trialCounts == sampler.trialCounts else {
@@ -36,8 +36,8 @@ extension Trainer {
         guard s.epoch == c.epoch else {
             throw fail("the sampler has drawn \(s.epoch) epochs, but the checkpoint's epoch is \(c.epoch)")
         }
-        guard c.epoch <= config.train.epochs else {
-            throw fail("epoch \(c.epoch) is past train.epochs (\(config.train.epochs))")
+        guard c.epoch <= train.epochs else {
+            throw fail("epoch \(c.epoch) is past train.epochs (\(train.epochs))")
         }
         guard c.stepInEpoch < stepsPerEpoch else {
             throw fail("step_in_epoch \(c.stepInEpoch) is not within an epoch of \(stepsPerEpoch) steps")
@@ -50,7 +50,7 @@ extension Trainer {
             throw fail("rng.torch has shape \(c.torchRNG.shape) (\(c.torchRNG.dtype)), expected \(rngShape) (uint8): "
                 + "libtorch's CPU generator state")
         }
-        try TrainedModules(model: model, prior: prior).load(stateDict: c.model)
+        try family.modules.load(stateDict: c.model)
         try optimizer.load(stateDict: c.optimizer)
         try scheduler.load(stateDict: c.scheduler)
         epochSamplerState = s
@@ -72,14 +72,32 @@ extension Trainer {
         }
     }
 
-    /// Appends a metrics record; when that fails (a full disk), saves the state and stops with the reason.
-    func append(_ record: [String: MetricValue], to log: MetricsLog) throws {
-        do {
-            try log.append(record)
-        } catch {
-            let saved = (try? saveCheckpoint()) != nil
-            throw TrainingStop.metricsFailed(reason: (error as? ConfigError)?.message ?? "\(error)", metrics: metricsURL, step: step, checkpoint: checkpointURL,
-                                             saved: saved)
+    /// Saves the state (to `best.safetensors` when `best`) and tells the loggers.
+    func checkpoint(best: Bool = false) throws {
+        let url = best ? bestCheckpointURL : checkpointURL
+        try saveCheckpoint(to: url)
+        try emit(.checkpoint(url: url, step: step, best: best), nil)
+    }
+
+    /// Writes the event's metrics.jsonl row (when `log` is given and the event has one), then hands it to
+    /// every logger. When a write fails (a full disk), saves the state and stops with the reason.
+    func emit(_ event: TrainingEvent, _ log: MetricsLog?) throws {
+        if let log, let row = MetricsLog.row(event) {
+            do {
+                try log.append(row)
+            } catch {
+                let saved = (try? saveCheckpoint()) != nil
+                throw TrainingStop.metricsFailed(reason: (error as? ConfigError)?.message ?? "\(error)", metrics: metricsURL,
+                                                 step: step, checkpoint: checkpointURL, saved: saved)
+            }
+        }
+        for logger in loggers {
+            do {
+                try logger.record(event)
+            } catch {
+                let saved = (try? saveCheckpoint()) != nil
+                throw TrainingStop.loggerFailed(reason: "\(error)", step: step, checkpoint: checkpointURL, saved: saved)
+            }
         }
     }
 }

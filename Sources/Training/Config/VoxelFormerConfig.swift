@@ -1,4 +1,6 @@
 import Foundation
+import Torch
+import VoxelFormer
 import Yams
 
 /// Everything a run needs: `model`, `data`, `train`, `eval`, plus the run folder. Loaded from a YAML

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// A small SVG line chart, so a run folder shows its loss and accuracy curves without Python. Each panel
 /// has labelled axes with 1-2-5 ticks, horizontal reference lines (chance, a baseline), vertical markers

@@ -1,5 +1,7 @@
 import BrainData
 import Foundation
+import Torch
+import VoxelFormer
 
 /// Where the data is and which subjects train and test.
 public struct DataConfig: Codable, Equatable, Sendable {
@@ -8,7 +10,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var trainSubjects: [Int] = [1, 2, 3]
     public var testSubjects: [Int] = [1, 2, 3]
     /// How betas are kept in memory: float32, float16 or bfloat16.
-    public var betasDtype = "float32"
+    public var betasDtype = BetasDType.float32
     /// Positional input of the SIREN code: `raw` voxel indices (the reference), `normalized` to [-1, 1] by
     /// the volume's shape, or `mm` through the NIfTI affine (docs/ablations.md).
     public var coordinates = VoxelCoordinates.raw
@@ -32,10 +34,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         nanPolicy = try c.get(.nanPolicy, d.nanPolicy)
         prefetch = try c.get(.prefetch, d.prefetch)
     }
-    func validate() throws {
-        guard ["float32", "float16", "bfloat16"].contains(betasDtype) else {
-            throw ConfigError("data.betas_dtype: expected float32, float16 or bfloat16, got '\(betasDtype)'")
-        }
+    public func validate() throws {
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
         for (key, subjects) in [("train_subjects", trainSubjects), ("test_subjects", testSubjects)] {
             if let s = subjects.first(where: { $0 < 1 }) {
@@ -81,7 +80,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var clipPriorGrads = false
     public var seed: UInt64 = 42
     /// fp32 (default), bf16 or fp16 autocast.
-    public var precision = "fp32"
+    public var precision = Precision.fp32
+    /// Where autocast runs: cpu, or cuda (refused until modules move to the GPU).
+    public var device = ComputeDevice.cpu
     /// Write a checkpoint every this many epochs (the final one is always written).
     public var checkpointEvery = 1
     /// Also write the checkpoint every this many optimiser steps (0: only at epoch ends); keeps
@@ -101,7 +102,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case softclipEndTemperature = "softclip_end_temperature"
         case clipLossScale = "clip_loss_scale", usePrior = "use_prior", priorLossScale = "prior_loss_scale"
         case clipPriorGrads = "clip_prior_grads"
-        case seed, precision, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
+        case seed, precision, device, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
         case checkpointEverySteps = "checkpoint_every_steps"
     }
     public init(from decoder: Decoder) throws {
@@ -123,6 +124,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         clipPriorGrads = try c.get(.clipPriorGrads, d.clipPriorGrads)
         seed = try c.get(.seed, d.seed)
         precision = try c.get(.precision, d.precision)
+        device = try c.get(.device, d.device)
         checkpointEvery = try c.get(.checkpointEvery, d.checkpointEvery)
         threads = try c.get(.threads, d.threads)
         maxSteps = try c.get(.maxSteps, d.maxSteps)
@@ -132,7 +134,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     static let maxEpochs = 100_000
     /// More intra-op threads than this only oversubscribes the machine (and 100,000 hangs libtorch's pool).
     static let maxThreads = 1024
-    func validate() throws {
+    public func validate() throws {
         if epochs < 3 || epochs > Self.maxEpochs {
             throw ConfigError("train.epochs: must be between 3 (OneCycle warms up over 2 epochs: pct_start = 2/epochs) and \(Self.maxEpochs), got \(epochs)")
         }
@@ -154,9 +156,6 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if !(sirenLRScale >= 0) || !sirenLRScale.isFinite {
             throw ConfigError("train.siren_lr_scale: must be 0 (frozen) or more, got \(sirenLRScale)")
-        }
-        guard ["fp32", "bf16", "fp16"].contains(precision) else {
-            throw ConfigError("train.precision: expected fp32, bf16 or fp16, got '\(precision)'")
         }
         for (key, t) in [("mixco_temperature", mixcoTemperature), ("softclip_start_temperature", softclipStartTemperature),
                          ("softclip_end_temperature", softclipEndTemperature)] where !(t > 0) || !t.isFinite {
@@ -193,7 +192,7 @@ public struct EvalConfig: Codable, Equatable, Sendable {
         batchSize = try c.get(.batchSize, d.batchSize)
         everyEpochs = try c.get(.everyEpochs, d.everyEpochs)
     }
-    func validate() throws {
+    public func validate() throws {
         if pools < 1 { throw ConfigError("eval.pools: must be at least 1, got \(pools)") }
         if poolSize < 2 { throw ConfigError("eval.pool_size: must be at least 2, got \(poolSize)") }
         if everyEpochs < 1 { throw ConfigError("eval.every_epochs: must be at least 1, got \(everyEpochs)") }
@@ -213,8 +212,4 @@ extension KeyedDecodingContainer {
         throw ConfigError("train.grad_clip: expected a positive number or off, found '\(text)'")
     }
 
-    /// The value at `key`, or `fallback` when the key is absent.
-    func get<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
-    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// A run folder owned by one writer: `flock` on `<run>/.lock` for as long as this object lives, so a
 /// second `train` into the same folder stops before touching anything. Also the folder's house-keeping:

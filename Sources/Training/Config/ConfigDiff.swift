@@ -1,3 +1,5 @@
+import Torch
+import VoxelFormer
 import Yams
 
 extension VoxelFormerConfig {

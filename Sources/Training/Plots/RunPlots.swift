@@ -1,4 +1,6 @@
 import Foundation
+import Torch
+import VoxelFormer
 
 /// `curves.svg` in a run folder: the training loss per step (raw and smoothed) and retrieval accuracy per
 /// epoch, with the BiMixCo → SoftCLIP switch (from config.yaml) and, when report.json holds them, chance

@@ -1,3 +1,4 @@
+import Torch
 import Yams
 
 /// Bounds on a YAML document before and after Yams composes it: Yams' composer recurses once per nesting

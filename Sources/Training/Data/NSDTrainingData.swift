@@ -23,14 +23,9 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     ///   - loadTrainSubjects: false when only the test subjects are needed (evaluation); subjects only
     ///     in data.train_subjects are then not loaded or served.
     public init(config: DataConfig, targetShape: [Int]? = nil, loadTrainSubjects: Bool = true) throws {
-        let dtype: DType = switch config.betasDtype {
-        case "float16": .float16
-        case "bfloat16": .bfloat16
-        default: .float32
-        }
         try config.validate()  // duplicate subjects, among others, for a DataConfig built in code
         dataset = try NSDDataset(root: URL(fileURLWithPath: config.root),
-                                 options: NSDOptions(betasDType: dtype, nanPolicy: config.nanPolicy))
+                                 options: NSDOptions(betasDType: config.betasDtype.dtype, nanPolicy: config.nanPolicy))
         for s in config.trainSubjects + config.testSubjects where !dataset.subjects.contains(s) {
             throw ConfigError("data.train_subjects/test_subjects: subject \(s) is not in \(config.root) "
                 + "(subjects present: \(dataset.subjects.map(String.init).joined(separator: ", ")))")
@@ -99,9 +94,8 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         return s.trainTrials.count
     }
 
-    public func trainBatch(subject: Int, trials: [Int]) throws -> (voxels: Tensor, targets: Tensor) {
-        let b = try assembler.assemble(Batch(subject: subject, trials: trials))
-        return (b.voxels, b.targets)
+    public func trainBatch(_ batch: Batch) throws -> NSDBatch {
+        try assembler.assemble(batch)
     }
 
     public func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) {

@@ -1,0 +1,151 @@
+import BrainData
+import Foundation
+import Torch
+import VoxelFormer
+
+/// VoxelFormer as a `ModelFamily`: the brain model and, with `train.use_prior`, MindEye2's diffusion
+/// prior trained jointly; BiMixCo then SoftCLIP on the normalised CLIP embeddings; the reference's AdamW
+/// groups; retrieval through `Evaluator`.
+public final class VoxelFormerFamily: ModelFamily {
+    public let config: VoxelFormerConfig
+    public let model: VoxelFormerModel
+    /// The diffusion prior, trained jointly when `train.use_prior` is set.
+    public let prior: DiffusionPrior?
+    public let modules: Module
+    let schedule: ContrastiveSchedule
+    let evaluator: Evaluator
+    /// (V, 3) voxel positions per subject, read once from the data.
+    var coordinates: [Int: Tensor] = [:]
+    let data: TrainingData
+
+    /// Builds the modules: call after `Trainer.prepare(config.train)` so the weights follow the seed.
+    public init(config: VoxelFormerConfig, data: TrainingData) {
+        self.config = config
+        self.data = data
+        model = VoxelFormerModel(config.model)
+        prior = config.train.usePrior ? DiffusionPrior(config.prior) : nil
+        modules = TrainedModules(model: model, prior: prior)
+        var schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
+        schedule.mixcoTemperature = config.train.mixcoTemperature
+        schedule.softCLIPStartTemperature = config.train.softclipStartTemperature
+        schedule.softCLIPEndTemperature = config.train.softclipEndTemperature
+        self.schedule = schedule
+        evaluator = Evaluator(config: config.eval, prior: prior)
+    }
+
+    /// AdamW groups as in the reference: no weight decay for biases and LayerNorm parameters named
+    /// `LayerNorm.*` (so the encoder's norm1/norm2 weights are decayed). With `train.siren_lr_scale` other
+    /// than 1, the SIREN code's `pos_embed.linear` gets two groups of its own (decayed weight, bias) at
+    /// max_lr times the scale (0 freezes it: AdamW with lr 0 leaves it exactly as initialised).
+    public func parameterGroups(_ config: TrainConfig) -> [AdamW.ParameterGroup] {
+        Self.parameterGroups(modules, config: config)
+    }
+
+    static func parameterGroups(_ model: Module, config: TrainConfig) -> [AdamW.ParameterGroup] {
+        let named = model.namedParameters()
+        let noDecay = ["bias", "LayerNorm.bias", "LayerNorm.weight"]
+        let isNoDecay: (String) -> Bool = { name in noDecay.contains { name.contains($0) } }
+        let separate = config.sirenLRScale != 1
+        let isSiren: (String) -> Bool = { name in separate && name.contains("pos_embed.linear.") }
+        let rest = named.filter { !isSiren($0.name) }, siren = named.filter { isSiren($0.name) }
+        var groups = [
+            AdamW.ParameterGroup(rest.filter { !isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR,
+                                 weightDecay: config.weightDecay),
+            AdamW.ParameterGroup(rest.filter { isNoDecay($0.name) }.map(\.tensor), lr: config.maxLR, weightDecay: 0),
+        ]
+        if !siren.isEmpty {
+            let lr = config.maxLR * config.sirenLRScale
+            groups.append(AdamW.ParameterGroup(siren.filter { !isNoDecay($0.name) }.map(\.tensor), lr: lr,
+                                               weightDecay: config.weightDecay))
+            groups.append(AdamW.ParameterGroup(siren.filter { isNoDecay($0.name) }.map(\.tensor), lr: lr, weightDecay: 0))
+        }
+        return groups
+    }
+
+    /// The reference clips the brain model only; `train.clip_prior_grads` clips everything.
+    public func clippedParameters(_ config: TrainConfig) -> [Tensor]? {
+        config.clipPriorGrads ? nil : model.parameters()
+    }
+
+    public func train(_ on: Bool) {
+        model.train(on)
+        prior?.train(on)
+    }
+
+    public func phase(epoch: Int) -> String { schedule.usesBiMixCo(epoch: epoch) ? "BiMixCo" : "SoftCLIP" }
+
+    public func loss(for batch: NSDBatch, epoch: Int, autocast: Autocast) throws -> (loss: Tensor, extras: [String: Tensor]) {
+        let (voxels, targets) = (batch.voxels, batch.targets)
+        let b = voxels.size(0)
+        let expected = [b, config.model.clipSeqDim, config.model.clipEmbDim]
+        guard targets.shape == expected || targets.shape == [b, config.model.clipSeqDim * config.model.clipEmbDim] else {
+            throw ConfigError("subject \(batch.subject): the targets have shape \(targets.shape), but the model predicts "
+                + "\(expected) (model.clip_seq_dim x model.clip_emb_dim); set those to the targets' shape")
+        }
+        let coords = try coordinates(for: batch.subject)
+        var input = voxels
+        var mixco: MixCo?
+        if schedule.usesBiMixCo(epoch: epoch) {
+            let m = MixCo(voxels: voxels)
+            input = m.mixed
+            mixco = m
+        }
+        let (clipVoxels, priorLoss) = autocast { () -> (Tensor, Tensor?) in
+            let out = model(input, coords: coords)
+            // MindEye2's order: the prior denoises the targets conditioned on the (mixed) batch's backbone.
+            let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
+            return (out.clipVoxels, p)
+        }
+        let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
+        let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
+        var loss: Tensor
+        if let mixco {
+            loss = biMixCoLoss(predictions: p, targets: t, mixco: mixco, temperature: schedule.mixcoTemperature,
+                               form: config.train.bimixcoForm)
+        } else {
+            loss = softCLIPLoss(predictions: p, targets: t, temperature: schedule.softCLIPTemperature(epoch: epoch))
+        }
+        loss = loss * config.train.clipLossScale
+        if let priorLoss { loss = loss + priorLoss * config.train.priorLossScale }
+        return (loss, priorLoss.map { ["prior_mse": $0] } ?? [:])
+    }
+
+    func coordinates(for subject: Int) throws -> Tensor {
+        if let c = coordinates[subject] { return c }
+        let c = try data.coordinates(subject: subject)
+        coordinates[subject] = c
+        return c
+    }
+
+    public func evaluate(data: TrainingData, config: EvalConfig, progress: ((EvaluationProgress) -> Void)?) throws
+        -> EvaluationReport
+    {
+        var evaluator = evaluator
+        evaluator.config = config
+        evaluator.onProgress = progress
+        return try evaluator.evaluate(model: model, data: data)
+    }
+}
+
+/// The brain model and, when trained, the prior under `diffusion_prior.` (MindEye2's checkpoint layout):
+/// one name space for parameter groups and checkpoints.
+final class TrainedModules: Module {
+    init(model: VoxelFormerModel, prior: DiffusionPrior?) {
+        super.init()
+        for (name, child) in model.namedChildren { register(module: name, child) }
+        if let prior { register(module: "diffusion_prior", prior) }
+    }
+}
+
+extension Trainer where Family == VoxelFormerFamily {
+    /// Seeds, builds VoxelFormer (and its prior) from `config` and prepares training into `runDir`.
+    public convenience init(config: VoxelFormerConfig, data: TrainingData, runDir: URL) throws {
+        try Trainer.prepare(config.train)
+        try self.init(family: VoxelFormerFamily(config: config, data: data), train: config.train, eval: config.eval,
+                      prefetch: config.data.prefetch, configYAML: try config.yaml(), data: data, runDir: runDir)
+    }
+
+    public var config: VoxelFormerConfig { family.config }
+    public var model: VoxelFormerModel { family.model }
+    public var prior: DiffusionPrior? { family.prior }
+}

@@ -1,0 +1,69 @@
+import Foundation
+
+/// What the trainer reports as it runs; loggers (`TrainingLogger`) turn events into metrics.jsonl rows,
+/// a console progress bar or TensorBoard scalars. The library itself prints nothing.
+public enum TrainingEvent: Sendable {
+    /// Before the first step of this process (also after a resume): the whole run's shape.
+    case started(TrainingPlan)
+    /// An epoch begins; `steps` is its length, `resumedAt` the steps of it already done.
+    case epochStarted(epoch: Int, steps: Int, resumedAt: Int)
+    /// The family's phase changed at `epoch` (BiMixCo → SoftCLIP).
+    case phaseSwitch(epoch: Int, step: Int, from: String, to: String)
+    case step(StepRecord)
+    /// An evaluation's progress (encoding, prior sampling) after `epoch` epochs.
+    case evaluating(epoch: Int, progress: EvaluationProgress)
+    case epoch(EpochRecord)
+    /// A checkpoint was written; `best` for `best.safetensors`.
+    case checkpoint(url: URL, step: Int, best: Bool)
+    /// `train.max_steps` ended the run inside an epoch.
+    case stoppedEarly(step: Int)
+}
+
+/// The run as the trainer sees it when it starts.
+public struct TrainingPlan: Sendable {
+    public var epochs: Int
+    public var stepsPerEpoch: Int
+    /// Steps this process will take at most (train.max_steps counted), and the step it starts after.
+    public var totalSteps: Int
+    public var startStep: Int
+}
+
+/// One optimiser step. `epoch` is 0-based; `step` counts steps done, this one included.
+public struct StepRecord: Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var stepInEpoch: Int
+    public var stepsInEpoch: Int
+    public var loss: Double
+    public var lr: Double
+    public var subject: Int
+    /// Samples seen in this epoch so far.
+    public var samples: Int
+    /// The family's extra scalars (`prior_mse`).
+    public var extras: [String: Double]
+    public var time: Date
+}
+
+/// One finished epoch (0-based `epoch`), with its evaluation when there was one.
+public struct EpochRecord: Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var epochs: Int
+    public var meanLoss: Double
+    public var seconds: Double
+    /// Retrieval scores by metrics.jsonl key (`image_retrieval`, `brain_retrieval`, `cosine`, `prior_*`).
+    public var evaluation: [String: Double]
+    public var time: Date
+}
+
+/// A consumer of training events. A throw stops training with `TrainingStop.loggerFailed` after the state
+/// is saved.
+public protocol TrainingLogger: AnyObject {
+    func record(_ event: TrainingEvent) throws
+    /// Called once when the run ends (normally or not), to flush and close files.
+    func close() throws
+}
+
+extension TrainingLogger {
+    public func close() throws {}
+}
