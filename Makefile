@@ -8,9 +8,12 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# A debug build: the demo's time is in libtorch's kernels, where debug and release run at the same speed
+# (docs/ablations.md, "Cost"), and it builds in about half the time. The binary runs directly: `swift run`
+# would check the build a second time.
 demo: setup
-	$(SWIFT) build -c release --product voxelformer
-	$(SWIFT) run -c release voxelformer demo
+	$(SWIFT) build --product voxelformer
+	"$$($(SWIFT) build --show-bin-path)/voxelformer" demo
 
 # One test at a time: seeded tests share libtorch's process-wide generator.
 test:
