@@ -13,7 +13,17 @@ extension KeyedDecodingContainer {
     /// The value at `key`, or `fallback` (the config's default) when the key is absent: the one decoding
     /// style of every config section.
     public func get<T: Decodable>(_ key: Key, _ fallback: T) throws -> T {
-        try decodeIfPresent(T.self, forKey: key) ?? fallback
+        // Yams reads any integer scalar holding `:` as base 60 and traps on overflow (found by fuzzing):
+        // such text is refused before it reaches that parser.
+        if T.self is any FixedWidthInteger.Type || T.self is [Int].Type {
+            let texts = (try? decodeIfPresent(String.self, forKey: key)).flatMap { $0.map { [$0] } }
+                ?? (try? decodeIfPresent([String].self, forKey: key)).flatMap { $0 } ?? []
+            if let text = texts.first(where: { $0.contains(":") }) {
+                throw DecodingError.dataCorruptedError(
+                    forKey: key, in: self, debugDescription: "expected an integer, found '\(text.prefix(40))'")
+            }
+        }
+        return try decodeIfPresent(T.self, forKey: key) ?? fallback
     }
 }
 

@@ -259,6 +259,15 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(message(huge) == "bad.yaml: 1100011 bytes is too large for a config (at most 1048576)")
     }
 
+    /// Found by `make fuzz`: Yams' base-60 integer parser trapped on `dim: 446744073709551615:0000...`.
+    @Test func aSexagesimalNumberIsRefusedNotParsed() {
+        #expect(message("prior:\n  dim: 446744073709551615:00000000\n")
+            == "bad.yaml: '446744073709551615:00000000' is a base-60 (sexagesimal) number, which a config never needs; quote it if it is text")
+        #expect(message("train:\n  epochs: 1:30\n")
+            == "bad.yaml: '1:30' is a base-60 (sexagesimal) number, which a config never needs; quote it if it is text")
+        #expect(message("run_dir: '1:30'\n") == "no error")
+    }
+
     @Test func aCheckpointsEmbeddedConfigIsReportedAgainstTheCheckpoint() {
         do {
             _ = try VoxelFormerConfig.parse(yaml: "train:\n  epochs: two\n", source: "run/checkpoint.safetensors (its embedded config)")

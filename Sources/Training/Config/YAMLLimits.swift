@@ -61,10 +61,19 @@ enum YAMLLimits {
             switch n {
             case .mapping(let m): for (k, v) in m { try visit(k); try visit(v) }
             case .sequence(let s): for v in s { try visit(v) }
+            case .scalar(let s) where s.style == .plain && isSexagesimal(s.string):
+                // YAML 1.1 reads `1:30` as 90; Yams' base-60 integer parser traps on overflow (found by fuzzing)
+                throw ConfigError("\(source): '\(s.string.prefix(40))' is a base-60 (sexagesimal) number, which a config "
+                                  + "never needs; quote it if it is text")
             default: break
             }
         }
         try visit(node)
+    }
+
+    /// A plain scalar YAML 1.1 resolves as a base-60 integer or float: digits, then `:`-separated groups.
+    static func isSexagesimal(_ text: String) -> Bool {
+        text.range(of: #"^[-+]?[0-9][0-9_]*(:[0-9_]*)+(\.[0-9_]*)?$"#, options: .regularExpression) != nil
     }
 }
 
