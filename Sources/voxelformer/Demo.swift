@@ -60,21 +60,24 @@ struct Demo: ParsableCommand {
 
     /// The generator's `voxels` and `noise` recorded in `synthetic_info.json`.
     static func generatedWith(_ url: URL) -> (voxels: Int, noise: Double)? {
-        guard let data = try? Data(contentsOf: url),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let config = json["config"] as? [String: Any],
+        guard let config = syntheticInfo(url)?["config"] as? [String: Any],
               let voxels = config["voxels"] as? Int, let noise = config["noise"] as? Double else { return nil }
         return (voxels, noise)
     }
 
     /// Per-subject single-trial oracle top-1 from `synthetic_info.json`.
     static func oracle(_ url: URL) -> [Int: Double] {
-        guard let data = try? Data(contentsOf: url),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        guard let json = syntheticInfo(url),
               let oracle = json["oracle"] as? [String: Any],
               let perSubject = oracle["top1_single_trial_per_subject"] as? [Double],
               let subjects = json["subjects"] as? [[String: Any]] else { return [:] }
         let numbers = subjects.compactMap { $0["subject"] as? Int }
         return Dictionary(uniqueKeysWithValues: zip(numbers, perSubject).map { ($0, $1) })
+    }
+
+    /// `synthetic_info.json` as a JSON object, nil when absent or unreadable.
+    private static func syntheticInfo(_ url: URL) -> [String: Any]? {
+        guard let data = try? Data(contentsOf: url) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     }
 }
