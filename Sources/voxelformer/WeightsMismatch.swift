@@ -16,9 +16,10 @@ enum WeightsMismatch {
         if let config, !r.mismatched.isEmpty, let (key, configured, trained) = explainingKey(r, config: config) {
             parts.append("model.\(key) is \(configured) in the config, but the weights were trained with \(trained)")
         }
-        // missing names come as the model spells them, unexpected ones may already carry the file's prefix
+        // `sanitize(weights:)` strips the file's prefix from unexpected keys as from the others: all come
+        // as the model spells them
         func some(_ names: [String]) -> String {
-            names.prefix(listed).map { $0.hasPrefix(prefix) ? $0 : prefix + $0 }.joined(separator: ", ")
+            names.prefix(listed).map { prefix + $0 }.joined(separator: ", ")
                 + (names.count > listed ? " and \(names.count - listed) more" : "")
         }
         if !r.missing.isEmpty { parts.append("\(r.missing.count) missing (\(some(r.missing)))") }
