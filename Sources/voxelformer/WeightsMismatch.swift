@@ -4,8 +4,9 @@ import Training
 import VoxelFormer
 
 /// A `Module.LoadError` as the CLI prints it: the file, the dotted keys as the file spells them
-/// (`model.encoder...` in a training checkpoint), at most a few of them, and, when the shapes all follow
-/// from one `model.*` width, that key with the config's value and the weights' value.
+/// (`model.encoder...` in a training checkpoint; a wrapper such as DataParallel's `module.`, which
+/// `sanitize(weights:)` strips from every key, is left out), at most a few of them, and, when the shapes
+/// all follow from one `model.*` width, that key with the config's value and the weights' value.
 enum WeightsMismatch {
     static let listed = 4
 
