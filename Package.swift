@@ -84,7 +84,8 @@ let package = Package(
             name: "TensorBoard", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
             exclude: ["Proto/event.proto", "Proto/summary.proto"]
         ),
-        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard"], exclude: ["Fixtures"]),
+        // The writer's tests, and the training library's TensorBoardLogger read back the same way.
+        .testTarget(name: "TensorBoardTests", dependencies: ["TensorBoard", "Training"], exclude: ["Fixtures"]),
     ],
     cxxLanguageStandard: .cxx17
 )

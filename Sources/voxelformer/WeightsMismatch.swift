@@ -4,8 +4,9 @@ import Training
 import VoxelFormer
 
 /// A `Module.LoadError` as the CLI prints it: the file, the dotted keys as the file spells them
-/// (`model.encoder...` in a training checkpoint), at most a few of them, and, when the shapes all follow
-/// from one `model.*` width, that key with the config's value and the weights' value.
+/// (`model.encoder...` in a training checkpoint; a wrapper such as DataParallel's `module.`, which
+/// `sanitize(weights:)` strips from every key, is left out), at most a few of them, and, when the shapes
+/// all follow from one `model.*` width, that key with the config's value and the weights' value.
 enum WeightsMismatch {
     static let listed = 4
 
@@ -16,9 +17,10 @@ enum WeightsMismatch {
         if let config, !r.mismatched.isEmpty, let (key, configured, trained) = explainingKey(r, config: config) {
             parts.append("model.\(key) is \(configured) in the config, but the weights were trained with \(trained)")
         }
-        // missing names come as the model spells them, unexpected ones may already carry the file's prefix
+        // `sanitize(weights:)` strips the file's prefix from unexpected keys as from the others: all come
+        // as the model spells them
         func some(_ names: [String]) -> String {
-            names.prefix(listed).map { $0.hasPrefix(prefix) ? $0 : prefix + $0 }.joined(separator: ", ")
+            names.prefix(listed).map { prefix + $0 }.joined(separator: ", ")
                 + (names.count > listed ? " and \(names.count - listed) more" : "")
         }
         if !r.missing.isEmpty { parts.append("\(r.missing.count) missing (\(some(r.missing)))") }

@@ -98,15 +98,44 @@ private final class Forgetful: Module {
         #expect(Sequential(Linear(2, 2), Lambda { $0 }).unreachableProperties().isEmpty)
     }
 
-    @Test func sanitizeStripsWrapperPrefixesOnlyWhereTheyMakeTheKeysMatch() {
+    @Test func sanitizeStripsAWrapperPrefixFromEveryKeyOnceOneKeyMatchesUnderIt() {
         let block = Block(extra: false)
         let w = Tensor.zeros([3, 2]), b = Tensor.zeros([3]), stray = Tensor.zeros([1])
-        let out = block.sanitize(weights: ["module.q_proj.weight": w, "model.q_proj.bias": b, "module.other": stray])
-        #expect(Set(out.keys) == ["q_proj.weight", "q_proj.bias", "module.other"])
-        #expect(out["q_proj.weight"] === w)
+        let out = block.sanitize(weights: ["module.q_proj.weight": w, "model.q_proj.bias": b, "module.other": stray,
+                                           "model.module.scale": b, "model.module.more": stray, "outer.scale": b])
+        #expect(Set(out.keys) == ["q_proj.weight", "q_proj.bias", "other", "scale", "more", "outer.scale"])
+        #expect(out["q_proj.weight"] === w && out["other"] === stray)
+        // Under no wrapper that fits, a prefixed key stays as it is.
+        #expect(Set(block.sanitize(weights: ["module.other": stray]).keys) == ["module.other"])
         // An exact key keeps its place; its prefixed twin stays foreign.
         let both = block.sanitize(weights: ["scale": b, "module.scale": stray])
         #expect(both["scale"] === b && both["module.scale"] === stray)
+    }
+
+    /// A DistributedDataParallel checkpoint (every key under `module.`) names what does not fit in the
+    /// model's own names, the stray key too; the old default left it as `module.stray`.
+    @Test func aWrappedCheckpointNamesMissingAndUnexpectedKeysAlike() {
+        let source = Block(extra: true)
+        var foreign: [String: Tensor] = [:]
+        for (name, t) in source.stateDict() { foreign["module." + name] = t }
+        var stray = foreign
+        stray["module.stray.weight"] = Tensor.zeros([1])
+        #expect(throws: Module.LoadError.self) { try Block(extra: true).load(stateDict: stray) }
+        #expect(Self.message { try Block(extra: true).load(stateDict: stray) }
+            == "the weights do not fit the model:\nunexpected keys: stray.weight")
+        var missing = foreign
+        missing["module.layers.0.weight"] = nil
+        #expect(Self.message { try Block(extra: true).load(stateDict: missing) }
+            == "the weights do not fit the model:\nmissing keys: layers.0.weight")
+        missing["module.extra.bias"] = nil
+        missing["model.module.stray"] = Tensor.zeros([1])
+        #expect(Self.message { try Block(extra: true).load(stateDict: missing) }
+            == "the weights do not fit the model:\nmissing keys: layers.0.weight, extra.bias\nunexpected keys: model.module.stray")
+    }
+
+    static func message(_ body: () throws -> Any) -> String? {
+        do { _ = try body() } catch { return "\(error)" }
+        return nil
     }
 
     @Test func loadingADataParallelStateDictFillsEveryParameter() throws {

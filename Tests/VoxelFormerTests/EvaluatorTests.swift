@@ -97,3 +97,48 @@ import Torch
         #expect(decoded.subjects == report.subjects)
     }
 }
+
+/// report.json's layout, by hand: stored fields by their snake_case keys, plus the computed `chance` of each
+/// row and the `average` row; reading it back ignores those two and gives the same report.
+@Suite struct EvaluationReportJSONTests {
+    @Test func theJSONHoldsStoredAndComputedKeysAndReadsBack() throws {
+        var one = SubjectRetrieval(subject: 1, samples: 10, imageRetrieval: 0.5, brainRetrieval: 0.25, cosine: 0.75,
+                                   poolSize: 4, pools: 2)
+        one.oracle = 1
+        one.ridge = BaselineScore(imageRetrieval: 0.5, brainRetrieval: 0.5, lambda: 10)
+        var two = SubjectRetrieval(subject: 2, samples: 6, imageRetrieval: 0.25, brainRetrieval: 0.5, cosine: 0.25,
+                                   poolSize: 8, pools: 3)
+        two.ridge = BaselineScore(imageRetrieval: 0.25, brainRetrieval: 0.75, lambda: 100)
+        var sampled = one
+        (sampled.mse, sampled.oracle, sampled.ridge) = (0.5, nil, nil)
+        var report = EvaluationReport(protocolName: .outputAveraged, ties: .strict, subjects: [one, two],
+                                      prior: EvaluationReportPrior(steps: 5, subjects: [sampled]))
+        report.baselineNote = "a note"
+        let json = try report.json()
+        let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? NSDictionary
+        let expected: NSDictionary = [
+            "protocol": "output-averaged", "ties": "strict", "baseline_note": "a note",
+            "subjects": [
+                ["subject": 1, "samples": 10, "image_retrieval": 0.5, "brain_retrieval": 0.25, "cosine": 0.75,
+                 "pool_size": 4, "pools": 2, "chance": 0.25, "oracle_image_retrieval": 1.0,
+                 "ridge": ["image_retrieval": 0.5, "brain_retrieval": 0.5, "lambda": 10.0]],
+                ["subject": 2, "samples": 6, "image_retrieval": 0.25, "brain_retrieval": 0.5, "cosine": 0.25,
+                 "pool_size": 8, "pools": 3, "chance": 0.125,
+                 "ridge": ["image_retrieval": 0.25, "brain_retrieval": 0.75, "lambda": 100.0]],
+            ],
+            // the mean of each score; the smallest pools; no oracle, as subject 2 has none; ridge without lambda
+            "average": ["samples": 16, "image_retrieval": 0.375, "brain_retrieval": 0.375, "cosine": 0.5,
+                        "pool_size": 4, "pools": 2, "chance": 0.25,
+                        "ridge": ["image_retrieval": 0.375, "brain_retrieval": 0.625]],
+            "prior": ["steps": 5, "subjects": [
+                ["subject": 1, "samples": 10, "image_retrieval": 0.5, "brain_retrieval": 0.25, "cosine": 0.75,
+                 "pool_size": 4, "pools": 2, "chance": 0.25, "mse": 0.5],
+            ]],
+        ]
+        #expect(object == expected, "\(json)")
+        let decoded = try JSONDecoder().decode(EvaluationReport.self, from: Data(json.utf8))
+        #expect(decoded.subjects == report.subjects && decoded.prior?.subjects == [sampled])
+        #expect(decoded.protocolName == .outputAveraged && decoded.ties == .strict && decoded.prior?.steps == 5)
+        #expect(decoded.baselineNote == "a note")
+    }
+}

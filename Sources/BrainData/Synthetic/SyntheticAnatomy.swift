@@ -25,19 +25,11 @@ extension SyntheticNSD {
         let warpBeta = Tensor.rand([3]) * (2 * Double.pi)
         let warpC = Tensor.randn([3, 3]) * (1 / 3.0.squareRoot())
 
-        let (nx, ny, nz) = (dims[0], dims[1], dims[2])
-        let xs = Tensor.arange(nx, dtype: .float32).reshape([nx, 1, 1]).expand([nx, ny, nz])
-        let ys = Tensor.arange(ny, dtype: .float32).reshape([1, ny, 1]).expand([nx, ny, nz])
-        let zs = Tensor.arange(nz, dtype: .float32).reshape([1, 1, nz]).expand([nx, ny, nz])
-        let grid = Tensor.stack([xs, ys, zs], dim: 3).reshape([nx * ny * nz, 3])        // (P, 3)
+        let grid = gridPoints(dims)                                                      // (P, 3)
         let p = ((grid - Tensor(centre.map(Float.init))) / Tensor(radii.map(Float.init)))
             .matmul(Tensor(rotation.map(Float.init), shape: [3, 3]).T)
         let u = p + (p.matmul(warpB) + warpBeta).sin().matmul(warpC) * warpStrength      // (P, 3)
-        let r2 = u.square().sum(1)
-        let mask = ((r2 .< roiRadius * roiRadius).to(.int16) + (r2 .< brainRadius * brainRadius).to(.int16) - 1)
-            .reshape([nx, ny, nz])
-        let voxels = (mask .== 1).nonzero()                                              // (V, 3)
-        let flat = voxels.select(1, 0) * (ny * nz) + voxels.select(1, 1) * nz + voxels.select(1, 2)
+        let (mask, voxels, flat) = roiMask(r2: u.square().sum(1), dims: dims)
         let template = u.indexSelect(0, flat)
 
         var sequence = testIds.flatMap { Array(repeating: $0, count: config.testRepeats) }
@@ -46,6 +38,27 @@ extension SyntheticNSD {
         return SyntheticSubject(number: number, mask: mask, voxelIndices: voxels, templateCoordinates: template,
                                 tuning: tuning(template), trialImages: order.map { sequence[$0] },
                                 trialsPerSession: config.trialsPerSession)
+    }
+
+    /// Every point of a `dims` grid as float32 (x, y, z), x varying slowest: (P, 3), P = nx * ny * nz.
+    static func gridPoints(_ dims: [Int]) -> Tensor {
+        let (nx, ny, nz) = (dims[0], dims[1], dims[2])
+        let xs = Tensor.arange(nx, dtype: .float32).reshape([nx, 1, 1]).expand([nx, ny, nz])
+        let ys = Tensor.arange(ny, dtype: .float32).reshape([1, ny, 1]).expand([nx, ny, nz])
+        let zs = Tensor.arange(nz, dtype: .float32).reshape([1, 1, nz]).expand([nx, ny, nz])
+        return Tensor.stack([xs, ys, zs], dim: 3).reshape([nx * ny * nz, 3])
+    }
+
+    /// The subject's mask from each grid point's squared template radius `r2` (P): 1 in the ROI
+    /// (`r2 < roiRadius²`), 0 in the rest of the brain (`< brainRadius²`), -1 outside, shaped `dims`; with
+    /// the ROI's voxel indices (V, 3) and their positions in the flattened grid (V).
+    static func roiMask(r2: Tensor, dims: [Int]) -> (mask: Tensor, voxels: Tensor, flat: Tensor) {
+        let (ny, nz) = (dims[1], dims[2])
+        let mask = ((r2 .< roiRadius * roiRadius).to(.int16) + (r2 .< brainRadius * brainRadius).to(.int16) - 1)
+            .reshape(dims)
+        let voxels = (mask .== 1).nonzero()
+        let flat = voxels.select(1, 0) * (ny * nz) + voxels.select(1, 1) * nz + voxels.select(1, 2)
+        return (mask, voxels, flat)
     }
 
     /// `Rz(a) Ry(b) Rx(c)`, row-major.

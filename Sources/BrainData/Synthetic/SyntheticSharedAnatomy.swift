@@ -67,20 +67,12 @@ extension SyntheticNSD {
         let warpBeta = Tensor.rand([3]) * (2 * Double.pi)
         let warpC = Tensor.randn([3, 3]) * (warpVoxels / 3.0.squareRoot())
 
-        let (nx, ny, nz) = (dims[0], dims[1], dims[2])
-        let xs = Tensor.arange(nx, dtype: .float32).reshape([nx, 1, 1]).expand([nx, ny, nz])
-        let ys = Tensor.arange(ny, dtype: .float32).reshape([1, ny, 1]).expand([nx, ny, nz])
-        let zs = Tensor.arange(nz, dtype: .float32).reshape([1, 1, nz]).expand([nx, ny, nz])
-        let grid = Tensor.stack([xs, ys, zs], dim: 3).reshape([nx * ny * nz, 3])        // (P, 3) voxels
+        let grid = gridPoints(dims)                                                      // (P, 3) voxels
         let radii = Tensor(template.radii.map(Float.init))
         let centred = grid - Tensor(centre.map(Float.init))                               // (P, 3) voxels
         let displacement = ((centred / radii).matmul(warpB) + warpBeta).sin().matmul(warpC) // (P, 3) voxels
         let u = (centred - displacement) / radii                                          // (P, 3) template
-        let r2 = (u / Tensor(extent.map(Float.init))).square().sum(1)
-        let mask = ((r2 .< roiRadius * roiRadius).to(.int16) + (r2 .< brainRadius * brainRadius).to(.int16) - 1)
-            .reshape([nx, ny, nz])
-        let voxels = (mask .== 1).nonzero()                                              // (V, 3)
-        let flat = voxels.select(1, 0) * (ny * nz) + voxels.select(1, 1) * nz + voxels.select(1, 2)
+        let (mask, voxels, flat) = roiMask(r2: (u / Tensor(extent.map(Float.init))).square().sum(1), dims: dims)
         let coordinates = u.indexSelect(0, flat)
 
         // the subject's own field, drawn like the template's: sqrt(1 - a) w(u) + sqrt(a) w_s(u) keeps E|w|^2 = 1;

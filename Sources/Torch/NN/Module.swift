@@ -130,19 +130,29 @@ open class Module {
     }
 
     /// Maps a foreign checkpoint's names to this module's; `load(stateDict:)` applies it after `rename`.
-    /// The default strips `module.` (DistributedDataParallel) and `model.` (a wrapper's attribute) prefixes
-    /// from keys that match one of ours only without them; other keys pass unchanged, so a stray one is
-    /// still reported as unexpected. Models override it for their own foreign layouts.
+    /// The default strips wrapper prefixes, `module.` (DistributedDataParallel) and `model.` (a wrapper's
+    /// attribute), or a chain of them: a wrapper is one under which some key matches one of ours, and it
+    /// is then stripped from every key it heads, so a stray key is reported as unexpected in the same
+    /// names as the missing ones (`extra`, not `module.extra`). Keys under no such wrapper pass unchanged.
+    /// Models override it for their own foreign layouts.
     open func sanitize(weights: [String: Tensor]) -> [String: Tensor] {
         let own = Set((namedParameters() + namedBuffers()).map(\.name))
+        var wrappers = Set<String>()
+        for key in weights.keys where !own.contains(key) {
+            var name = Substring(key)
+            while let prefix = ["module.", "model."].first(where: { name.hasPrefix($0) }) {
+                name = name.dropFirst(prefix.count)
+                if own.contains(String(name)) { wrappers.insert(String(key.dropLast(name.count))); break }
+            }
+        }
         var out: [String: Tensor] = [:]
         for (key, value) in weights {
             var name = key
-            while !own.contains(name), let prefix = ["module.", "model."].first(where: { name.hasPrefix($0) }) {
-                name.removeFirst(prefix.count)
+            if !own.contains(key), let wrapper = wrappers.filter({ key.hasPrefix($0) }).max(by: { $0.count < $1.count }) {
+                name = String(key.dropFirst(wrapper.count))
             }
             // An exact key wins over a stripped one that lands on the same name.
-            if !own.contains(name) || weights[name] != nil && name != key { name = key }
+            if name != key && weights[name] != nil { name = key }
             out[name] = value
         }
         return out

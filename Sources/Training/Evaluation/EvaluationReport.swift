@@ -20,28 +20,17 @@ public struct SubjectRetrieval: Codable, Sendable, Equatable {
     public var ridge: BaselineScore?
     public var chance: Double { 1 / Double(poolSize) }
 
+    // Decoding is synthesized from these; encoding adds the computed `chance`.
     enum CodingKeys: String, CodingKey {
         case subject, samples, imageRetrieval = "image_retrieval", brainRetrieval = "brain_retrieval", cosine
-        case poolSize = "pool_size", pools, chance, oracle = "oracle_image_retrieval", mse, ridge
+        case poolSize = "pool_size", pools, oracle = "oracle_image_retrieval", mse, ridge
     }
+    private enum ComputedKeys: String, CodingKey { case chance }
     public init(subject: Int?, samples: Int, imageRetrieval: Double, brainRetrieval: Double, cosine: Double,
                 poolSize: Int, pools: Int)
     {
         (self.subject, self.samples, self.imageRetrieval, self.brainRetrieval, self.cosine, self.poolSize, self.pools) =
             (subject, samples, imageRetrieval, brainRetrieval, cosine, poolSize, pools)
-    }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        subject = try c.decodeIfPresent(Int.self, forKey: .subject)
-        samples = try c.decode(Int.self, forKey: .samples)
-        imageRetrieval = try c.decode(Double.self, forKey: .imageRetrieval)
-        brainRetrieval = try c.decode(Double.self, forKey: .brainRetrieval)
-        cosine = try c.decode(Double.self, forKey: .cosine)
-        poolSize = try c.decode(Int.self, forKey: .poolSize)
-        pools = try c.decode(Int.self, forKey: .pools)
-        oracle = try c.decodeIfPresent(Double.self, forKey: .oracle)
-        mse = try c.decodeIfPresent(Double.self, forKey: .mse)
-        ridge = try c.decodeIfPresent(BaselineScore.self, forKey: .ridge)
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -52,10 +41,11 @@ public struct SubjectRetrieval: Codable, Sendable, Equatable {
         try c.encode(cosine, forKey: .cosine)
         try c.encode(poolSize, forKey: .poolSize)
         try c.encode(pools, forKey: .pools)
-        try c.encode(chance, forKey: .chance)
         try c.encodeIfPresent(oracle, forKey: .oracle)
         try c.encodeIfPresent(mse, forKey: .mse)
         try c.encodeIfPresent(ridge, forKey: .ridge)
+        var computed = encoder.container(keyedBy: ComputedKeys.self)
+        try computed.encode(chance, forKey: .chance)
     }
 }
 
@@ -83,30 +73,25 @@ public struct EvaluationReport: Codable, Sendable {
     /// Why a baseline is missing (too large, too few train trials), when it is.
     public var baselineNote: String?
 
+    // Decoding is synthesized from these; encoding adds the computed `average`.
     enum CodingKeys: String, CodingKey {
-        case protocolName = "protocol", ties, subjects, average, prior, baselineNote = "baseline_note"
+        case protocolName = "protocol", ties, subjects, prior, baselineNote = "baseline_note"
     }
+    private enum ComputedKeys: String, CodingKey { case average }
     public init(protocolName: RetrievalProtocol, ties: TieRule, subjects: [SubjectRetrieval],
                 prior: EvaluationReportPrior? = nil)
     {
         (self.protocolName, self.ties, self.subjects, self.prior) = (protocolName, ties, subjects, prior)
-    }
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        protocolName = try c.decode(RetrievalProtocol.self, forKey: .protocolName)
-        ties = try c.decode(TieRule.self, forKey: .ties)
-        subjects = try c.decode([SubjectRetrieval].self, forKey: .subjects)
-        prior = try c.decodeIfPresent(EvaluationReportPrior.self, forKey: .prior)
-        baselineNote = try c.decodeIfPresent(String.self, forKey: .baselineNote)
     }
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(protocolName, forKey: .protocolName)
         try c.encode(ties, forKey: .ties)
         try c.encode(subjects, forKey: .subjects)
-        try c.encodeIfPresent(average, forKey: .average)
         try c.encodeIfPresent(prior, forKey: .prior)
         try c.encodeIfPresent(baselineNote, forKey: .baselineNote)
+        var computed = encoder.container(keyedBy: ComputedKeys.self)
+        try computed.encodeIfPresent(average, forKey: .average)
     }
 
     /// The mean over subjects.

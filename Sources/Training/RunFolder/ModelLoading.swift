@@ -20,8 +20,12 @@ public struct LoadedModel {
         var tensors = try Safetensors.read(url)
         if meta["format"] == Checkpoint.format, let yaml = meta["config"] {
             config = try VoxelFormerConfig.parse(yaml: yaml, source: "\(url.path) (its embedded config)", overrides: overrides)
-            // the checkpoint's `model.` section; each module's `sanitize(weights:)` strips the prefix
-            tensors = tensors.filter { $0.key.hasPrefix("model.") }
+            // the checkpoint's `model.` section, in the model's own names: the prefix is this format's
+            // section, not a wrapper for `sanitize(weights:)` to guess (which it cannot when no key fits)
+            let section = "model."
+            tensors = Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in
+                key.hasPrefix(section) ? (String(key.dropFirst(section.count)), value) : nil
+            })
         } else if let fallback {
             config = fallback
         } else {
