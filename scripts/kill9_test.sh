@@ -8,13 +8,16 @@ cd "$(dirname "$0")/.."
 KILLS=${1:-20}
 BIN=${BIN:-.build/release/voxelformer}
 EVERY=${EVERY:-4}
+# long enough that every kill lands mid-run: 12 steps an epoch, one epoch per kill (each kill costs up to ~10
+# steps: start-up plus a random wait)
+EPOCHS=${EPOCHS:-$KILLS}
 [ -x "$BIN" ] || { echo "kill9: $BIN is not built; run: swift build -c release --product voxelformer" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/vf-kill9.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 "$BIN" synth --out "$WORK/data" --subjects 2 --images 96 --test-images 30 --voxels 150 >/dev/null
 ARGS=(--config configs/demo.yaml "data.root=$WORK/data" "data.train_subjects=[1,2]" "data.test_subjects=[1,2]"
-      train.epochs=4 train.batch_size=16 "train.checkpoint_every_steps=$EVERY" train.threads=1
+      "train.epochs=$EPOCHS" train.batch_size=16 "train.checkpoint_every_steps=$EVERY" train.threads=1
       eval.every_epochs=2 eval.pool_size=30 eval.pools=2)
 losses() {  # the (step, loss) records of a run folder, one per line
     grep '"loss"' "$1/metrics.jsonl" | sed 's/.*"loss": \([^,}]*\).*"step": \([0-9]*\).*/\2 \1/'
