@@ -160,4 +160,14 @@ def make_cases(fx):
                       check=same_embedding))
     cases.append(Case(4, "embed --prior --steps 1 (no prior)", lambda d: embed(d, fx.voxels_npy, fx.coords_npy)
                       + ["--prior", "--steps", "1"], names=["prior"]))
+    # the case: a checkpoint that holds a prior, sampled with too few DDIM steps
+    def embed_prior(d, steps):
+        return ["embed", "--checkpoint", fx.prior_checkpoint, "--voxels", fx.voxels_npy, "--coords", fx.coords_npy,
+                "--out", d / "emb", "--prior", "--steps", steps]
+    for steps in ["1", "0", "100"]:
+        cases.append(Case(4, f"embed --prior --steps {steps} (with the prior)",
+                          lambda d, steps=steps: embed_prior(d, steps), names=["--steps"]))
+    cases.append(Case(4, "control:embed --prior --steps 2 (with the prior)", lambda d: embed_prior(d, "2"),
+                      expect="accept", check=lambda r, d: None if (d / "emb" / "backbone.npy").exists()
+                      else "no backbone.npy written"))
     return cases

@@ -96,6 +96,11 @@ class Fixtures:
         self.resume_run = dir / "resume_run"
         must(runner.run(["train", "--config", self.config, "--run-dir", self.resume_run, "train.max_steps=10"],
                         cwd=dir), "train (10 steps)")
+        # a checkpoint holding a diffusion prior (3 steps), for `embed --prior`
+        self.prior_run = dir / "prior_run"
+        must(runner.run(["train", "--config", self.config, "--run-dir", self.prior_run, "train.use_prior=true",
+                         "train.max_steps=3"], cwd=dir), "train (with the prior, 3 steps)")
+        self.prior_checkpoint = self.prior_run / "checkpoint.safetensors"
 
         rng = np.random.default_rng(0)
         self.targets_array = rng.standard_normal((60, 4, 8)).astype(np.float32)
