@@ -1,3 +1,4 @@
+import Foundation
 import Torch
 
 /// Renames CLIP image-tower checkpoints to open_clip's `visual.*` names (without the prefix).
@@ -66,4 +67,26 @@ public enum CLIPWeights {
         "pre_layrnorm.weight": "ln_pre.weight", "pre_layrnorm.bias": "ln_pre.bias",
         "post_layernorm.weight": "ln_post.weight", "post_layernorm.bias": "ln_post.bias",
     ]
+}
+
+extension VisionTransformer {
+    /// Loads a safetensors checkpoint in open_clip or HF naming (see `CLIPWeights.openCLIPNames`). Every
+    /// tower parameter must be present, except `proj` when `needsProjection` is false: HF's
+    /// `CLIPVisionModel` (no `WithProjection`) has none, and tokens and hidden states do not use it.
+    /// Errors name the file and the keys.
+    @discardableResult
+    public func loadWeights(_ url: URL, needsProjection: Bool = true) throws -> LoadReport {
+        let tensors: [String: Tensor]
+        do { tensors = try Safetensors.read(url) } catch {
+            throw CLIPError.badInput("\(url.path): cannot read safetensors: \(error)")
+        }
+        let report = try load(stateDict: tensors, strict: false)
+        var problems = report
+        if !needsProjection { problems.missing.removeAll { $0 == "proj" } }
+        guard problems.isClean else {
+            throw CLIPError.badInput("\(url.path) does not fit \(config.vision.layers) blocks of width "
+                + "\(config.vision.width) (embed_dim \(config.embedDim)):\n\(problems)")
+        }
+        return report
+    }
 }

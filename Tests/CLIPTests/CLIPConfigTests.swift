@@ -82,3 +82,31 @@ import Torch
                                            "vision_model.encoder.layers.1.self_attn.v_proj.weight"])
     }
 }
+
+@Suite struct CLIPWeightFileTests {
+    /// HF `CLIPVisionModel` files carry no `visual_projection`: fine for tokens, refused for embeddings.
+    @Test func projectionIsOptionalOnlyWhenAsked() throws {
+        var weights = try Safetensors.read(ClipFixture.url("clip_hf_weights.safetensors"))
+        weights["visual_projection.weight"] = nil
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("clip_noproj_\(getpid()).safetensors")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Safetensors.write(weights, to: file)
+        let config = try CLIPVisionConfig.load(ClipFixture.url("clip_hf_config.json"))
+        let model = VisionTransformer(config)
+        let report = try model.loadWeights(file, needsProjection: false)
+        #expect(report.missing == ["proj"])
+        let out = try Torch.noGrad { try model(ClipFixture.cases["pixels_quirk1"]!, output: .layer(-2)) }
+        expectRelativeClose(out, ClipFixture.cases["hf_pixels_quirk1_layer-2"]!, "layer -2 without projection")
+        #expect { try VisionTransformer(config).loadWeights(file) } throws: {
+            "\($0)".contains(file.path) && "\($0)".contains("missing keys: proj")
+        }
+    }
+
+    @Test func wrongTowerIsRefusedNamingTheFile() throws {
+        let url = ClipFixture.url("clip_openclip_weights.safetensors")
+        let config = try CLIPVisionConfig.load(ClipFixture.url("clip_hf_config.json"))
+        #expect { try VisionTransformer(config).loadWeights(url) } throws: {
+            "\($0)".contains(url.path) && "\($0)".contains("transformer.resblocks.2.ln_1.weight")
+        }
+    }
+}
