@@ -110,3 +110,30 @@ import Torch
         }
     }
 }
+
+/// The built-in full-size towers against open_clip's own (`clip_builtin_shapes.json`, built by the fixture
+/// script on the meta device): every visual state-dict name and shape with one block, the full parameter
+/// count, and the activation.
+@Suite(.serialized) struct CLIPBuiltInShapeTests {
+    struct Expected: Decodable {
+        let parameters: Int
+        let quick_gelu: Bool
+        let one_block_shapes: [String: [Int]]
+    }
+
+    @Test(arguments: ["ViT-bigG-14", "ViT-L-14", "ViT-L-14-quickgelu", "ViT-H-14"])
+    func builtInMatchesOpenCLIP(name: String) throws {
+        let all = try JSONDecoder().decode([String: Expected].self,
+                                           from: Data(contentsOf: ClipFixture.url("clip_builtin_shapes.json")))
+        let expected = try #require(all[name])
+        var config = try #require(CLIPVisionConfig.builtIn[name])
+        #expect(config.quickGelu == expected.quick_gelu)
+        let layers = config.vision.layers
+        config.vision.layers = 1
+        let model = VisionTransformer(config)
+        let shapes = Dictionary(uniqueKeysWithValues: model.stateDict().map { ($0.key, $0.value.shape) })
+        #expect(shapes == expected.one_block_shapes)
+        let block = model.transformer.resblocks[0].parameterCount
+        #expect(model.parameterCount + (layers - 1) * block == expected.parameters)
+    }
+}

@@ -143,6 +143,23 @@ def main():
             cases[f"hf_{key}_embedding"] = out.image_embeds
         assert len(out.hidden_states) == hf_config.num_hidden_layers + 1
 
+    # The built-in full-size towers: open_clip's visual state-dict shapes with one block (the others repeat
+    # it) and its full parameter count, built on the meta device (no memory).
+    config_dir = os.path.join(os.path.dirname(model_module.__file__), "model_configs")
+    shapes = {}
+    for name in ("ViT-bigG-14", "ViT-L-14", "ViT-L-14-quickgelu", "ViT-H-14"):
+        with open(os.path.join(config_dir, name + ".json")) as f:
+            cfg = json.load(f)
+        with torch.device("meta"):
+            full = model_module._build_vision_tower(cfg["embed_dim"], cfg["vision_cfg"], cfg.get("quick_gelu", False))
+            one = model_module._build_vision_tower(cfg["embed_dim"], dict(cfg["vision_cfg"], layers=1),
+                                                   cfg.get("quick_gelu", False))
+        shapes[name] = {"parameters": sum(p.numel() for p in full.parameters()),
+                        "quick_gelu": isinstance(full.transformer.resblocks[0].mlp.gelu, model_module.QuickGELU),
+                        "one_block_shapes": {k: list(v.shape) for k, v in one.state_dict().items()}}
+    with open(os.path.join(HERE, "clip_builtin_shapes.json"), "w") as f:
+        json.dump(shapes, f, indent=1, sort_keys=True)
+
     save_file({k: v.contiguous().float() for k, v in cases.items()}, os.path.join(HERE, "clip_cases.safetensors"))
     total = sum(os.path.getsize(os.path.join(HERE, f)) for f in os.listdir(HERE) if f.startswith("clip_"))
     print(f"wrote {len(cases)} cases; clip fixtures {total} bytes")
