@@ -75,9 +75,14 @@ func expectRelativeClose(_ actual: Tensor, _ expected: Tensor, _ what: String, t
     /// The whole pipeline from [0,1] images of another size, as MindEye2 runs it.
     @Test func resizedImagesEndToEnd() throws {
         let model = try ClipFixture.model("openclip")
-        let pixels = try CLIPPreprocess(imageSize: 32)(ClipFixture.cases["images_shrink"]!)
-        let out = try Torch.noGrad { try model(pixels, output: .tokens) }
+        let encoder = CLIPImageEncoder(model: model)
+        #expect(encoder.targetShape == [16, 48])
+        let out = try encoder(ClipFixture.cases["images_shrink"]!)
         expectRelativeClose(out, ClipFixture.cases["openclip_pixels_shrink_tokens"]!, "shrunk images' tokens")
+        let unquirked = CLIPImageEncoder(model: model, output: .embedding, quirk: false)
+        #expect(unquirked.targetShape == [24])
+        expectRelativeClose(try unquirked(ClipFixture.cases["images"]!),
+                            ClipFixture.cases["openclip_pixels_quirk0_embedding"]!, "embedding without the quirk")
     }
 
     @Test(arguments: ["pixels_quirk1", "pixels_quirk0"])
