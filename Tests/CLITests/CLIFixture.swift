@@ -42,6 +42,15 @@ struct CLIFixture: Sendable {
         return copy
     }
 
+    /// A fresh copy of the trained checkpoint, `checkpoint.safetensors` in a new scratch folder, for a test
+    /// to break; returns the folder and the copy.
+    func copyOfCheckpoint(_ name: String) throws -> (dir: URL, checkpoint: URL) {
+        let dir = try scratch(name)
+        let copy = dir.appendingPathComponent("checkpoint.safetensors")
+        try FileManager.default.copyItem(at: checkpoint, to: copy)
+        return (dir, copy)
+    }
+
     /// A new empty folder for one test.
     func scratch(_ name: String) throws -> URL {
         let url = folder.appendingPathComponent("\(name)-\(UUID().uuidString)")

@@ -62,9 +62,7 @@ import Testing
     // MARK: 3. checkpoints
 
     @Test func embedAndEvaluateRefuseNaNWeightsNamingTheFile() throws {
-        let dir = try fx.scratch("nan-weights")
-        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
-        try FileManager.default.copyItem(at: fx.checkpoint, to: checkpoint)
+        let (dir, checkpoint) = try fx.copyOfCheckpoint("nan-weights")
         try editSafetensors(checkpoint) { header, data in
             for (key, value) in header where key.hasPrefix("model.") {
                 let entry = value as! [String: Any]
@@ -86,9 +84,7 @@ import Testing
 
     /// A missing weight is named as the file spells it (model.*), with the file.
     @Test func aMissingWeightIsNamedWithTheFile() throws {
-        let dir = try fx.scratch("missing-weight")
-        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
-        try FileManager.default.copyItem(at: fx.checkpoint, to: checkpoint)
+        let checkpoint = try fx.copyOfCheckpoint("missing-weight").checkpoint
         var dropped = ""
         try editSafetensors(checkpoint) { header, _ in
             dropped = header.keys.filter { $0.hasPrefix("model.") && $0.hasSuffix("weight") }.sorted()[0]
@@ -101,9 +97,7 @@ import Testing
 
     /// A checkpoint whose config says other widths than its weights: the key and both values, in one line.
     @Test func otherWidthsNameTheKeyAndBothValues() throws {
-        let dir = try fx.scratch("other-widths")
-        let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
-        try FileManager.default.copyItem(at: fx.checkpoint, to: checkpoint)
+        let checkpoint = try fx.copyOfCheckpoint("other-widths").checkpoint
         var yaml = ""
         try editSafetensors(checkpoint) { header, _ in
             var meta = header["__metadata__"] as! [String: String]
