@@ -48,8 +48,7 @@ struct Embed: ParsableCommand {
             throw ValidationError("--prior: \(model.checkpoint) holds no diffusion prior (train with train.use_prior=true)")
         }
         // NaN weights give NaN embeddings, which downstream scoring would count as ties or hits
-        try Evaluator.requireFiniteWeights(loaded.model, "\(model.checkpoint): the model")
-        if prior, let p = loaded.prior { try Evaluator.requireFiniteWeights(p, "\(model.checkpoint): the diffusion prior") }
+        try Evaluator.requireFiniteWeights(model: loaded.model, prior: prior ? loaded.prior : nil, in: model.checkpoint)
         let timesteps = loaded.config.prior.timesteps
         if prior, let steps, !(2..<timesteps).contains(steps) {
             // DDIM needs two points of the schedule; the reference samples ancestrally at `timesteps` steps

@@ -82,8 +82,7 @@ struct Evaluate: ParsableCommand {
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
-            try Evaluator.requireFiniteWeights(loaded.model, "\(checkpoint): the model")
-            if let prior = loaded.prior { try Evaluator.requireFiniteWeights(prior, "\(checkpoint): the diffusion prior") }
+            try Evaluator.requireFiniteWeights(model: loaded.model, prior: loaded.prior, in: checkpoint)
             let data = try NSDTrainingData(config: loaded.config.data, targetShape: [loaded.config.model.clipSeqDim,
                                            loaded.config.model.clipEmbDim], loadTrainSubjects: false)
             var evaluator = Evaluator(config: loaded.config.eval, prior: loaded.prior)

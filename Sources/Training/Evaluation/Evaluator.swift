@@ -38,8 +38,7 @@ public struct Evaluator {
     public func evaluate(model: VoxelFormerModel, data: TrainingData, baseline: RidgeBaseline? = nil) throws
         -> EvaluationReport
     {
-        try Evaluator.requireFiniteWeights(model, "the model")
-        if let prior { try Evaluator.requireFiniteWeights(prior, "the diffusion prior") }
+        try Evaluator.requireFiniteWeights(model: model, prior: prior)
         let wasTraining = model.training
         model.eval()
         defer { model.train(wasTraining) }
@@ -180,6 +179,14 @@ public struct Evaluator {
             throw EvaluationError("\(what): \(bad.count) weight tensor\(bad.count == 1 ? " holds" : "s hold") NaN or infinite "
                 + "values (\(names)); the checkpoint is unusable")
         }
+    }
+
+    /// `requireFiniteWeights` for a brain model and its optional diffusion prior, named "the model" and "the
+    /// diffusion prior" after `source` (a checkpoint's path) when given.
+    public static func requireFiniteWeights(model: Module, prior: Module?, in source: String? = nil) throws {
+        let prefix = source.map { "\($0): " } ?? ""
+        try requireFiniteWeights(model, prefix + "the model")
+        if let prior { try requireFiniteWeights(prior, prefix + "the diffusion prior") }
     }
 
     /// MindEye2's protocol: the outputs of all repeats of an image are averaged (in first-seen order).

@@ -61,10 +61,7 @@ public struct TrainingRun {
         if resume {
             try stage("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
             // NaN weights would only surface as a NaN loss, reported as a training failure
-            try Evaluator.requireFiniteWeights(trainer.model, "\(trainer.checkpointURL.path): the model")
-            if let prior = trainer.prior {
-                try Evaluator.requireFiniteWeights(prior, "\(trainer.checkpointURL.path): the diffusion prior")
-            }
+            try Evaluator.requireFiniteWeights(model: trainer.model, prior: trainer.prior, in: trainer.checkpointURL.path)
             onNote("resumed from \(trainer.checkpointURL.path) at epoch \(trainer.epoch + 1), step \(trainer.step)")
         }
         try config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
