@@ -53,8 +53,7 @@ public struct DataRootCheck: Sendable {
                 problems.append("\(layout.targetsSafetensors.path): no tensor '\(NSDLayout.targetsKey)'")
             }
         } else {
-            problems.append("\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' "
-                + "or clip_targets.safetensors with key 'targets')")
+            problems.append(layout.missingTargetsMessage)
         }
         var shared: Set<Int>?
         if let flags = attempt({ () throws -> Tensor in

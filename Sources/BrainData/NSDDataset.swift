@@ -244,8 +244,7 @@ public final class NSDDataset: @unchecked Sendable {
                 }
                 targetsTensor = t
             } else {
-                throw DataError("\(layout.root.path): no CLIP targets (expected clip_targets.hdf5 with dataset "
-                    + "'targets' or clip_targets.safetensors with key 'targets')")
+                throw DataError(layout.missingTargetsMessage)
             }
         }
     }

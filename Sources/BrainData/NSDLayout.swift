@@ -37,6 +37,13 @@ public struct NSDLayout: Sendable {
     public var targetsSafetensors: URL { url("clip_targets.safetensors") }
     public static let targetsKey = "targets"
 
+    /// The problem reported when neither targets file exists, with how to make one from the images.
+    public var missingTargetsMessage: String {
+        "\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' or clip_targets.safetensors "
+            + "with key 'targets'); make them from the images with `voxelformer clip --images \(images.path) --weights "
+            + "VIT_BIGG_14.safetensors --out \(targetsHDF5.path)` (docs/clip.md)"
+    }
+
     /// Subjects whose betas file is present, ascending.
     public func subjects() -> [Int] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []

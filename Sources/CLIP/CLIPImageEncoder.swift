@@ -25,3 +25,24 @@ public struct CLIPImageEncoder {
         try Torch.noGrad { try model(preprocess(images), output: output) }
     }
 }
+
+extension CLIPOutput: CustomStringConvertible {
+    /// Parses `tokens`, `embedding` or `layer:N` (N may be negative: `layer:-2`).
+    public init?(_ text: String) {
+        switch text {
+        case "tokens": self = .tokens
+        case "embedding": self = .embedding
+        default:
+            guard text.hasPrefix("layer:"), let n = Int(text.dropFirst(6)) else { return nil }
+            self = .layer(n)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .tokens: "tokens"
+        case .embedding: "embedding"
+        case .layer(let n): "layer:\(n)"
+        }
+    }
+}

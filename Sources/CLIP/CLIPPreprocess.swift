@@ -22,7 +22,7 @@ public struct CLIPPreprocess: Sendable {
         self.std = std
     }
 
-    /// images (B, 3, H, W) in [0,1], any float dtype -> (B, 3, S, S) float32.
+    /// images (B, 3, H, W) in [0,1], any float dtype -> (B, 3, S, S) float32, on the images' device.
     public func callAsFunction(_ images: Tensor) throws -> Tensor {
         guard images.ndim == 4, images.size(1) == 3, images.size(2) > 0, images.size(3) > 0 else {
             throw CLIPError.badInput("images of shape \(images.shape): expected (B, 3, H, W)")
@@ -30,13 +30,13 @@ public struct CLIPPreprocess: Sendable {
         var x = images.to(.float32)
         let (h, w) = (x.size(2), x.size(3))
         if h != imageSize || w != imageSize {
-            let rows = Self.resizeMatrix(from: h, to: imageSize)  // (S, H)
-            let cols = Self.resizeMatrix(from: w, to: imageSize)  // (S, W)
+            let rows = Self.resizeMatrix(from: h, to: imageSize).to(x.device)  // (S, H)
+            let cols = Self.resizeMatrix(from: w, to: imageSize).to(x.device)  // (S, W)
             x = rows.matmul(x).matmul(cols.transpose(0, 1))
         }
         if quirk { x = (x + 1) / 2 }
-        let m = Tensor(mean.map(Float.init), shape: [1, 3, 1, 1])
-        let s = Tensor(std.map(Float.init), shape: [1, 3, 1, 1])
+        let m = Tensor(mean.map(Float.init), shape: [1, 3, 1, 1]).to(x.device)
+        let s = Tensor(std.map(Float.init), shape: [1, 3, 1, 1]).to(x.device)
         return (x - m) / s
     }
 

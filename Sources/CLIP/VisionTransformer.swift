@@ -165,7 +165,7 @@ public final class VisionTransformer: Module {
             blocks = n
         }
         let b = images.size(0)
-        var x = conv1(images.to(proj.dtype))  // (B, N, C)
+        var x = conv1(images.to(dtype: proj.dtype, device: proj.device))  // (B, N, C)
         let cls = classEmbedding.view(1, 1, v.width).expand([b, 1, v.width])
         x = Tensor.cat([cls, x], dim: 1) + positionalEmbedding
         x = lnPre(x)

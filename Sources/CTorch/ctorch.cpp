@@ -257,6 +257,7 @@ int ct_masked_fill(ct_tensor a, ct_tensor m, double v, ct_tensor *out) { CT_OUT(
 int ct_lerp(ct_tensor a, ct_tensor b, double w, ct_tensor *out) { CT_OUT(at::lerp(T(a), T(b), w)) }
 
 int ct_copy_(ct_tensor dst, ct_tensor src) { CT_GUARD(T(dst).copy_(T(src))) }
+int ct_set_data(ct_tensor t, ct_tensor src) { CT_GUARD(T(t).set_data(T(src))) }
 int ct_fill_(ct_tensor t, double v) { CT_GUARD(T(t).fill_(v)) }
 int ct_uniform_(ct_tensor t, double lo, double hi) { CT_GUARD(T(t).uniform_(lo, hi)) }
 int ct_normal_(ct_tensor t, double mean, double std) { CT_GUARD(T(t).normal_(mean, std)) }

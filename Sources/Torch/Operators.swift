@@ -139,6 +139,9 @@ infix operator .|| : LogicalDisjunctionPrecedence
 extension Tensor {
     /// Copies `src` into `self` (broadcasting), without recording gradients.
     public func copy_(_ src: Tensor) { Torch.noGrad { check(ct_copy_(handle, src.handle)) } }
+    /// `t.data = src`: this tensor (and every module slot holding it) now refers to `src`'s storage, dtype and
+    /// device, keeping `requires_grad`, as `Module._apply` moves parameters.
+    public func setData(_ src: Tensor) { check(ct_set_data(handle, src.handle)) }
     public func fill_(_ value: Double) { Torch.noGrad { check(ct_fill_(handle, value)) } }
     public func zero_() { fill_(0) }
     public func uniform_(_ low: Double, _ high: Double) { Torch.noGrad { check(ct_uniform_(handle, low, high)) } }

@@ -8,7 +8,8 @@ public enum InterruptFlag {
 
     public static var isRaised: Bool { raised != 0 }
 
-    public static func install() {
+    /// `message` is printed at the first Ctrl-C.
+    public static func install(message: String = "interrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)") {
         guard sources.isEmpty else { return }
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -17,7 +18,7 @@ public enum InterruptFlag {
                 // _exit: skips static destructors, which would pull libtorch away from the training thread
                 if raised != 0 { _exit(130) }
                 raised = 1
-                FileHandle.standardError.write(Data("\ninterrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)\n".utf8))
+                FileHandle.standardError.write(Data("\n\(message)\n".utf8))
             }
             source.resume()
             sources.append(source)

@@ -133,9 +133,11 @@ import Torch
         let root = try makeRoot(["betas_all_subj02_fp32_renorm.hdf5": "nsd/betas_all_subj02_fp32_renorm.hdf5"])
         defer { try? FileManager.default.removeItem(at: root) }
         let ds = try NSDDataset(root: root)
-        #expect(dataErrorMessage { _ = try ds.targets([0]) }
-            == "\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' or "
-            + "clip_targets.safetensors with key 'targets')")
+        let missing: String = "\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' or "
+            + "clip_targets.safetensors with key 'targets'); make them from the images with `voxelformer clip --images "
+            + "\(root.path)/coco_images_224_float16.hdf5 --weights VIT_BIGG_14.safetensors --out "
+            + "\(root.path)/clip_targets.hdf5` (docs/clip.md)"
+        #expect(dataErrorMessage { _ = try ds.targets([0]) } == missing)
         #expect(dataErrorMessage { _ = try ds.subject(2) }
             == "\(root.path)/nsddata/ppdata/subj02/func1pt8mm/roi/nsdgeneral.nii.gz: no such file (expected a NIfTI image)")
         #expect(dataErrorMessage { _ = try ds.trainTrials(2) }

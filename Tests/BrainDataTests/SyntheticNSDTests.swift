@@ -301,8 +301,11 @@ private func temporaryRoot() -> URL {
                 + "'betas' has \(v) columns; expected one column per mask voxel",
         ])
         try FileManager.default.removeItem(at: layout.targetsHDF5)
-        #expect(DataRootCheck(root: root).problems.first == "\(root.path): no CLIP targets (expected "
-            + "clip_targets.hdf5 with dataset 'targets' or clip_targets.safetensors with key 'targets')")
+        let missing: String = "\(root.path): no CLIP targets (expected clip_targets.hdf5 with dataset 'targets' or "
+            + "clip_targets.safetensors with key 'targets'); make them from the images with `voxelformer clip --images "
+            + "\(root.path)/coco_images_224_float16.hdf5 --weights VIT_BIGG_14.safetensors --out "
+            + "\(root.path)/clip_targets.hdf5` (docs/clip.md)"
+        #expect(DataRootCheck(root: root).problems.first == missing)
     }
 
     // MARK: writers

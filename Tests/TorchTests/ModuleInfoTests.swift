@@ -161,4 +161,20 @@ private final class Forgetful: Module {
             layers.1.weight: expected shape [2, 3], found [3, 3]
             """)
     }
+
+    /// `setData` is `t.data = src`, the primitive of `Module.to(device:)`: the module's own tensor object (the
+    /// one an optimiser holds) takes the new dtype and values and stays a leaf that requires grad. (Only the
+    /// CPU exists here, so the device move itself runs on GPU machines.)
+    @Test func setDataReplacesTheValuesOfTheSameParameter() {
+        let layer = Linear(3, 2)
+        let weight = layer.weight
+        let replacement = Tensor([1, 2, 3, 4, 5, 6] as [Double], shape: [2, 3])
+        weight.setData(replacement)
+        #expect(layer.weight === weight)
+        #expect(layer.weight.dtype == .float64)
+        #expect(layer.weight.toArray(Double.self) == [1, 2, 3, 4, 5, 6])
+        #expect(layer.weight.requiresGrad)
+        layer.to(device: .cpu)
+        #expect(layer.weight === weight)
+    }
 }

@@ -20,7 +20,44 @@ public final class HDF5Writer {
         if file < 0 { throw DataError("\(url.path): cannot create HDF5 file") }
     }
 
+    /// Opens the existing file at `url` for writing more rows into its datasets (see `openDataset`).
+    public init(updating url: URL) throws {
+        self.url = url
+        try DataError.checkRegularFile(url, expected: "an HDF5 file")
+        file = HDF5Library.locked { H5Fopen(url.path, 0x0001 /* H5F_ACC_RDWR */, HDF5Constants.default) }
+        if file < 0 { throw DataError("\(url.path): not an HDF5 file that can be opened for writing (truncated or corrupt)") }
+    }
+
     deinit { try? close() }
+
+    /// Opens the existing dataset `name` for `write(_:rows:at:)`; it must have `shape` and hold `dtype`.
+    public func openDataset(_ name: String, dtype: DType, shape: [Int]) throws {
+        try HDF5Library.locked {
+            guard datasets[name] == nil else { return }
+            let id = H5Lexists(file, name, 0) > 0 ? H5Dopen2(file, name, HDF5Constants.default) : -1
+            guard id >= 0 else { throw DataError("\(url.path): no dataset '\(name)'") }
+            let space = H5Dget_space(id)
+            defer { H5Sclose(space) }
+            var dims = [hsize_t](repeating: 0, count: max(Int(H5Sget_simple_extent_ndims(space)), 0))
+            H5Sget_simple_extent_dims(space, &dims, nil)
+            let type = H5Dget_type(id)
+            defer { H5Tclose(type) }
+            let expected = try Self.fileType(dtype, for: "\(url.path): dataset '\(name)'")
+            defer { H5Tclose(expected) }
+            guard dims.map({ Int($0) }) == shape, H5Tequal(type, expected) > 0 else {
+                H5Dclose(id)
+                throw DataError("\(url.path): dataset '\(name)' has shape \(dims.map { Int($0) }); expected \(shape) of \(dtype)")
+            }
+            datasets[name] = (id, dtype, shape)
+        }
+    }
+
+    /// Writes what libhdf5 buffers (raw data and metadata) to the file, so a later kill loses nothing written.
+    public func flush() throws {
+        try HDF5Library.locked {
+            guard file >= 0, H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw DataError("\(url.path): flushing failed") }
+        }
+    }
 
     /// Creates dataset `name` (at the root) of `dtype` and `shape`, filled later with `write(_:rows:at:)`.
     /// Object times are not recorded (h5py's `track_times=False`), so equal content gives equal bytes.

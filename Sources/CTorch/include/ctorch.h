@@ -92,6 +92,9 @@ int ct_lerp(ct_tensor a, ct_tensor b, double weight, ct_tensor *out);
 
 // in place (used for initialisation and parameter surgery; call under no-grad for leaves)
 int ct_copy_(ct_tensor dst, ct_tensor src);
+// t.set_data(src): t keeps its identity (and requires_grad) but now holds src's storage, dtype and device,
+// as `param.data = param.data.to(device)` in Module._apply.
+int ct_set_data(ct_tensor t, ct_tensor src);
 int ct_fill_(ct_tensor t, double value);
 int ct_uniform_(ct_tensor t, double lo, double hi);
 int ct_normal_(ct_tensor t, double mean, double std);

@@ -106,6 +106,14 @@ open class Module {
 
     public func zeroGrad() { for p in parameters() { p.zeroGrad() } }
 
+    /// Moves every parameter and buffer to `device` in place, like `module.to(device)`: the tensors keep
+    /// their identity, so optimisers and slots holding them follow.
+    public func to(device: Device) {
+        for t in (namedParameters() + namedBuffers()).map(\.tensor) where t.device != device {
+            Torch.noGrad { t.setData(t.to(device)) }
+        }
+    }
+
     // MARK: loading
 
     /// What `load(stateDict:)` found that did not fit.
