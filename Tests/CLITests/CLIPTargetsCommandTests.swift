@@ -170,6 +170,33 @@ import Torch
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    /// The path docs/clip.md describes, on a synthetic root without targets: `data check` says how to make
+    /// them, `voxelformer clip` makes them from the root's images (8 px, resized to the tower's 32), and
+    /// then `data check` passes and training runs on them.
+    @Test func targetsMadeFromARootsImagesCanBeTrainedOn() throws {
+        let fixture = try CLIFixture.get()
+        let folder = try fixture.scratch("clip-root")
+        let root = try fixture.copyOfRoot(in: folder)
+        let targets = root.appendingPathComponent("clip_targets.hdf5")
+        try FileManager.default.removeItem(at: targets)
+        let shapes = folder.appendingPathComponent("shapes.yaml")
+        try "model:\n  clip_seq_dim: 16\n  clip_emb_dim: 48\n".write(to: shapes, atomically: true, encoding: .utf8)
+
+        let before = try CLI.run(["data", "check", root.path, "--config", shapes.path])
+        #expect(before.status != 0)
+        #expect(before.stdout.contains("make them from the images with `voxelformer clip --images "
+            + "\(root.path)/coco_images_224_float16.hdf5 --weights VIT_BIGG_14.safetensors --out \(targets.path)`"))
+        let made = try CLI.run(["clip", "--images", root.appendingPathComponent("coco_images_224_float16.hdf5").path,
+                                "--out", targets.path] + Self.openCLIP)
+        #expect(made.status == 0, "\(made.summary)")
+        let after = try CLI.run(["data", "check", root.path, "--config", shapes.path])
+        #expect(after.status == 0, "\(after.stdout.suffix(400))")
+        let train = try CLI.run(["train", "--config", fixture.config.path, "--run-dir", folder.appendingPathComponent("run").path,
+                                 "data.root=\(root.path)", "model.clip_seq_dim=16", "model.clip_emb_dim=48",
+                                 "train.max_steps=2"], timeout: 120)
+        #expect(train.status == 0, "\(train.summary)")
+    }
+
     static func rowsDone(_ progress: String) -> Int? {
         guard let data = FileManager.default.contents(atPath: progress),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
