@@ -21,11 +21,17 @@ public final class QFormerAttention: Module {
     /// x (B, Q, H), context (B, N, H) -> (B, Q, H)
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
         let kv = context ?? x
-        let (b, q, h) = (x.size(0), x.size(1), x.size(2))
+        return self(x, keys: key(kv), values: value(kv))
+    }
+
+    /// x (B, Q, H) or (1, Q, H) (the same queries for every sample: projected once, then expanded),
+    /// with keys and values already projected, (B, N, H) each -> (B, Q, H).
+    public func callAsFunction(_ x: Tensor, keys: Tensor, values: Tensor) -> Tensor {
+        let (b, q, h) = (keys.size(0), x.size(1), x.size(2))
         let d = h / heads
-        let qh = query(x).view(b, q, heads, d).transpose(1, 2)
-        let kh = key(kv).view(b, -1, heads, d).transpose(1, 2)
-        let vh = value(kv).view(b, -1, heads, d).transpose(1, 2)
+        let qh = query(x).expand([b, q, h]).view(b, q, heads, d).transpose(1, 2)
+        let kh = keys.view(b, -1, heads, d).transpose(1, 2)
+        let vh = values.view(b, -1, heads, d).transpose(1, 2)
         // The reference keeps attention dropout on in evaluation; here evaluation is deterministic.
         let out = F.scaledDotProductAttention(qh, kh, vh, dropout: training ? attentionDropout : 0)
         return out.transpose(1, 2).reshape(b, q, h)
@@ -68,7 +74,13 @@ public final class QFormerBlock: Module {
 
     /// queries (B, Q, H), tokens (B, N, H) -> (B, Q, H)
     public func callAsFunction(_ x: Tensor, tokens: Tensor) -> Tensor {
-        let h = projector1(crossAttn(x, context: tokens), residual: x)
+        self(x, keys: crossAttn.key(tokens), values: crossAttn.value(tokens))
+    }
+
+    /// queries (B, Q, H) or (1, Q, H), the cross-attention's keys and values (B, N, H) -> (B, Q, H)
+    public func callAsFunction(_ x: Tensor, keys: Tensor, values: Tensor) -> Tensor {
+        let attended = crossAttn(x, keys: keys, values: values)
+        let h = projector1(attended, residual: x.expand(attended.shape))
         return projector2(selfAttn(h), residual: h)
     }
 }
@@ -101,9 +113,32 @@ public final class QFormerDecoder: Module {
 
     /// tokens (B, N, H) -> backbone (B, Q, E), clip_voxels (B, Q, E)
     public func callAsFunction(_ tokens: Tensor) -> (backbone: Tensor, clipVoxels: Tensor) {
-        let b = tokens.size(0)
-        var q = queries.expand([b, -1, -1])
-        for block in attentionBlocks { q = block(q, tokens: tokens) }
+        let keysAndValues = attentionBlocks.map { ($0.crossAttn.key(tokens), $0.crossAttn.value(tokens)) }
+        return heads(keysAndValues)
+    }
+
+    /// The encoder's output (B, N, C) through `mapper` (C -> H, the feature mapper) and every block's cross-
+    /// attention keys and values, with the products folded: key(mapper(e)) = (W_k W_m) e + (W_k b_m + b_k).
+    /// The same function, computed from C-wide tokens in one matmul for every block's keys and values;
+    /// the (2·blocks·H × H)·(H × C) fold costs no batch or token dimension. Worth it when C < H (the paper's
+    /// 256 < 1280, the demo's 64 < 128); otherwise the tokens are mapped first, as the reference does.
+    public func callAsFunction(encoded e: Tensor, mapper: Linear) -> (backbone: Tensor, clipVoxels: Tensor) {
+        let (c, h) = (e.size(2), queries.size(2))
+        guard c < h, !attentionBlocks.isEmpty else { return self(mapper(e)) }
+        let projections = attentionBlocks.flatMap { [$0.crossAttn.key, $0.crossAttn.value] }
+        let stacked = Tensor.cat(projections.map(\.weight))  // (2·blocks·H, H)
+        var bias = stacked.matmul(mapper.bias ?? Tensor.zeros([h], dtype: stacked.dtype))
+        bias = bias + Tensor.cat(projections.map { $0.bias ?? Tensor.zeros([h], dtype: stacked.dtype) })
+        let all = F.linear(e, weight: stacked.matmul(mapper.weight), bias: bias)  // (B, N, 2·blocks·H)
+        let parts = all.split(h, dim: -1)
+        return heads((0..<attentionBlocks.count).map { (parts[2 * $0], parts[2 * $0 + 1]) })
+    }
+
+    /// The blocks over each one's cross-attention keys and values (B, N, H), then the heads.
+    private func heads(_ keysAndValues: [(Tensor, Tensor)]) -> (backbone: Tensor, clipVoxels: Tensor) {
+        // The first block's queries are the same for every sample: projected once (1, Q, H), expanded after.
+        var q = queries
+        for (block, (k, v)) in zip(attentionBlocks, keysAndValues) { q = block(q, keys: k, values: v) }
         let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
         // The reference builds clip_head but projects the pre-head tensor; the option routes through it.
         let clip = clipProj(clipThroughHead ? clipHead.reduce(q) { $1($0) } : q)

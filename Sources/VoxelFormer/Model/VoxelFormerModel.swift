@@ -18,7 +18,7 @@ public final class VoxelFormerModel: Module {
 
     /// voxels (B, 1, V), coords (V, 3) -> backbone (B, Q, E) for the prior, clip_voxels (B, Q, E) for retrieval.
     public func callAsFunction(_ voxels: Tensor, coords: Tensor) -> (backbone: Tensor, clipVoxels: Tensor) {
-        let tokens = featureMapper(brainEncoder(voxels, coords: coords))  // (B, N', H)
-        return brainDecoder(tokens)
+        // the feature mapper (C -> H) folds into the decoder's keys and values (QFormerDecoder)
+        brainDecoder(encoded: brainEncoder(voxels, coords: coords), mapper: featureMapper)  // (B, N', C) in
     }
 }
