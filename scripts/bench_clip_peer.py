@@ -75,14 +75,16 @@ def preprocess(images):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", required=True, help="an open_clip model config name, e.g. ViT-L-14")
-    parser.add_argument("--dtype", choices=["fp32", "bf16"], required=True)
-    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--model", help="an open_clip model config name, e.g. ViT-L-14")
+    parser.add_argument("--dtype", choices=["fp32", "bf16"])
+    parser.add_argument("--batch", type=int)
     parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--timed", type=int, required=True)
+    parser.add_argument("--timed", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--check", action="store_true", help="only import torch and open_clip, then exit")
     args = parser.parse_args()
+    if not args.check and None in (args.model, args.dtype, args.batch, args.timed):
+        parser.error("--model, --dtype, --batch and --timed are required (or --check)")
 
     model_module, root, version = import_open_clip_model()
     if args.check:
