@@ -66,7 +66,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer", "Training"]),
+        .executableTarget(name: "voxelformer-bench", dependencies: ["Torch", "BrainData", "VoxelFormer", "Training", "CLIP"]),
         // Fuzzing: the readers' entry points, driven by libFuzzer (`make fuzz`) and replayed by FuzzTests.
         .target(name: "FuzzTargets", dependencies: ["Torch", "BrainData", "VoxelFormer", "Training"]),
         .executableTarget(

@@ -39,8 +39,9 @@ func markdownTable(_ rows: [BenchmarkRow]) -> String {
     return ([line(header, rightAligned: []), rule] + cells.map { line($0, rightAligned: numeric) }).joined(separator: "\n")
 }
 
+/// Below 1 in magnitude, three significant digits (0.0123 images/s).
 private func formatValue(_ v: Double) -> String {
-    abs(v) >= 100 ? String(format: "%.0f", v) : String(format: "%.1f", v)
+    abs(v) >= 100 ? String(format: "%.0f", v) : abs(v) >= 1 || v == 0 ? String(format: "%.1f", v) : String(format: "%.3g", v)
 }
 
 /// Monotonic nanoseconds.

@@ -41,7 +41,8 @@ func parseRow(_ line: String) -> BenchmarkRow {
 func procStatusMiB(_ field: String) -> Double {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
           let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
-          let kib = Double(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+          // "VmHWM:\t 1234567 kB": a tab, then the number padded to 8 digits, so from 10^7 kB on no space.
+          let kib = Double(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "")
     else { fatalError("/proc/self/status: no \(field) line") }
     return kib / 1024
 }
