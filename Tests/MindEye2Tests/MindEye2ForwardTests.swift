@@ -6,7 +6,8 @@ import Torch
 /// Evaluation-mode forward passes of a small MindEye2 (2 subjects with 37 and 53 voxels, h 64, 4 blocks,
 /// CLIP 4 × 8) against our PyTorch re-implementation of the reference forward in
 /// `Fixtures/generate_mindeye2.py`, in both configurations, from one set of perturbed weights under the
-/// reference state-dict names.
+/// reference state-dict names. Measured: relative error 0 for one subject, 1.8e-7 for the multi-subject
+/// batch; the tanh GELU in place of the exact one in `clip_proj` alone gives 2.7e-4, so 1e-5 separates them.
 @Suite struct MindEye2ForwardTests {
     static let labels = ["reference", "effective"]
 
@@ -59,13 +60,17 @@ import Torch
             let model = try Fixture.model(label)
             model.eval()
             Torch.noGrad {
-                for (_, p) in model.backbone.namedParameters() .filter({ $0.name.hasPrefix("mixer_blocks1.") }) {
+                for (_, p) in model.backbone.namedParameters().filter({ $0.name.hasPrefix("mixer_blocks1.") }) {
                     p.copy_(Tensor.zeros(p.shape))
                 }
             }
             let out = Torch.noGrad { model(voxels, subject: 0) }
             let error = relativeError(out.backbone, try #require(cases["\(label).subject0.backbone"]))
-            if label == "reference" { #expect(error < 1e-4, "reference: \(error)") } else { #expect(error > 1e-2, "effective: \(error)") }
+            if label == "reference" {
+                #expect(error < 1e-4, "reference: \(error)")
+            } else {
+                #expect(error > 1e-2, "effective: \(error)")
+            }
         }
     }
 

@@ -37,7 +37,8 @@ import Torch
         #expect(report.missing.isEmpty && report.mismatched.isEmpty && report.unexpected.count == 2)
         model.eval()
         let cases = try Fixture.cases()
-        let out = Torch.noGrad { model(try! #require(cases["subject0.voxels"]), subject: 0) }
+        let voxels = try #require(cases["subject0.voxels"])
+        let out = Torch.noGrad { model(voxels, subject: 0) }
         expectClose(out.backbone, try #require(cases["reference.subject0.backbone"]), "one-subject backbone")
     }
 
