@@ -1,7 +1,7 @@
 import Foundation
 
 /// One line of the results table: `value` `unit` of `metric`, measured by the benchmark `name`.
-struct BenchmarkRow {
+struct BenchmarkRow: Encodable {
     let name: String
     let metric: String
     let value: Double

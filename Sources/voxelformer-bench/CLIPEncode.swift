@@ -123,10 +123,8 @@ enum Peer {
         let threads: Int
     }
 
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    static let script = root.appendingPathComponent("scripts/bench_clip_peer.py").path
-    static let python = ProcessInfo.processInfo.environment["VOXELFORMER_BENCH_PYTHON"] ?? "python3"
+    static let script = PythonPeer.root.appendingPathComponent("scripts/bench_clip_peer.py").path
+    static let python = PythonPeer.python
     static let install = "pip install --no-deps open_clip_torch==2.24.0"
 
     /// Whether the peer imports torch and open_clip; when not, says so on stderr once.
@@ -161,68 +159,7 @@ enum Peer {
         }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    /// Runs the script with `arguments`; its stdout, or why it failed (exit status and last stderr line).
-    /// With `forwardErrors`, the script's stderr (progress lines) goes to this process's stderr as it comes.
-    static func launch(_ arguments: [String], forwardErrors: Bool = true) -> Result<String, Failure> {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, script] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: isolationVariable)
-        let torchPackage = root.appendingPathComponent(".libtorch/torch").resolvingSymlinksInPath()
-            .deletingLastPathComponent().path
-        environment["PYTHONPATH"] = [torchPackage, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
-        process.environment = environment
-        let stdout = Pipe()
-        process.standardOutput = stdout
-        let stderr = Pipe()
-        process.standardError = stderr
-        let errorLines = ErrorLines()
-        // stderr drained on its own thread, so neither pipe can fill up and block the script.
-        let drained = DispatchGroup()
-        drained.enter()
-        DispatchQueue.global().async {
-            while case let data = stderr.fileHandleForReading.availableData, !data.isEmpty {
-                if forwardErrors { FileHandle.standardError.write(data) }
-                errorLines.append(data)
-            }
-            drained.leave()
-        }
-        do { try process.run() } catch {
-            try? stderr.fileHandleForWriting.close()
-            drained.wait()
-            return .failure(Failure(description: "cannot start \(python): \(error)"))
-        }
-        let output = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        drained.wait()
-        guard process.terminationStatus == 0 else {
-            let last = errorLines.lastLine.map { ": \($0)" } ?? ""
-            let how = process.terminationReason == .uncaughtSignal ? "killed by signal" : "exit status"
-            return .failure(Failure(description: "\(script) \(how) \(process.terminationStatus)\(last)"))
-        }
-        return .success(output)
-    }
-
-    /// The child's stderr as it arrives, for the last line of a failure.
-    final class ErrorLines: @unchecked Sendable {
-        private let lock = NSLock()
-        private var text = ""
-
-        func append(_ data: Data) {
-            lock.lock()
-            defer { lock.unlock() }
-            text = String((text + String(decoding: data, as: UTF8.self)).suffix(2000))
-        }
-
-        var lastLine: String? {
-            lock.lock()
-            defer { lock.unlock() }
-            return text.split(separator: "\n").last.map(String.init)
-        }
+    static func launch(_ arguments: [String], forwardErrors: Bool = true) -> Result<String, PythonPeer.Failure> {
+        PythonPeer.launch(script: script, arguments: arguments, forwardErrors: forwardErrors)
     }
 }

@@ -13,7 +13,7 @@ enum PriorStep {
         var paper = ModelConfig()
         paper.tomeR = 136
         let setup = TrainingStep.Setup(name: name, model: paper, voxels: 2048, batch: 4, bf16: false, warmup: 1,
-                                       timed: 3, reference: 19, prior: PriorConfig())
+                                       timed: 3, prior: PriorConfig())
         return [
             Benchmark(name: name, summary: TrainingStep.summary(setup)) { isolated(name) { TrainingStep.measure(setup) } },
         ]

@@ -19,8 +19,6 @@ enum TrainingStep {
         let bf16: Bool
         let warmup: Int
         let timed: Int
-        /// The reference PyTorch's seconds per step on 2 threads, fp32, when known.
-        let reference: Double?
         var prior: PriorConfig? = nil
     }
 
@@ -32,19 +30,43 @@ enum TrainingStep {
         let demo = demoModel()
         let setups = [
             Setup(name: "train paper V=2048 B=4 r=136 fp32", model: paper, voxels: 2048, batch: 4, bf16: false,
-                  warmup: 1, timed: 3, reference: 4.2),
+                  warmup: 1, timed: 3),
             Setup(name: "train paper V=2048 B=4 r=136 bf16", model: paper, voxels: 2048, batch: 4, bf16: true,
-                  warmup: 1, timed: 3, reference: nil),
+                  warmup: 1, timed: 3),
             Setup(name: "train subj02 V=14278 B=2 r=1000 fp32", model: subject2, voxels: 14278, batch: 2, bf16: false,
-                  warmup: 1, timed: 3, reference: 27),
+                  warmup: 1, timed: 3),
             Setup(name: "train demo V=1000 B=32 fp32", model: demo, voxels: 1000, batch: 32, bf16: false,
-                  warmup: 2, timed: 6, reference: nil),
+                  warmup: 2, timed: 6),
             Setup(name: "train demo V=1000 B=32 bf16", model: demo, voxels: 1000, batch: 32, bf16: true,
-                  warmup: 2, timed: 6, reference: nil),
+                  warmup: 2, timed: 6),
         ]
-        return setups.map { setup in
-            Benchmark(name: setup.name, summary: summary(setup)) { isolated(setup.name) { measure(setup) } }
+        return setups.map { setup in Benchmark(name: setup.name, summary: summary(setup)) { run(setup) } }
+    }
+
+    static let stepTime = "step time (median of %d after %d warm-up)"
+
+    /// Our step in a child process, then the PyTorch peer's (scripts/bench_train_peer.py) in another, one
+    /// after the other: its median step time and RSS go in the reference column, and a row gives the ratio.
+    static func run(_ s: Setup) -> [BenchmarkRow] {
+        let ours = isolated(s.name) { measure(s) }
+        if isolatedName == s.name || s.prior != nil { return ours }  // the child; the peer has no prior
+        guard let peer = TrainPeer.run(s) else { return ours }
+        var rows = ours.map { row -> BenchmarkRow in
+            var row = row
+            switch row.metric {
+            case "RSS before the first step": row.reference = peer.rss_built_mib
+            case "peak RSS (VmHWM)": row.reference = peer.peak_rss_mib
+            default: if row.unit == "ms" { row.reference = peer.median_seconds * 1000 }
+            }
+            return row
         }
+        if let time = ours.first(where: { $0.unit == "ms" }), let peak = ours.first(where: { $0.metric == "peak RSS (VmHWM)" }) {
+            rows.insert(BenchmarkRow(name: s.name, metric: "step time / PyTorch's", value: time.value / (peer.median_seconds * 1000),
+                                     unit: "ratio"), at: 1)
+            rows.append(BenchmarkRow(name: s.name, metric: "peak RSS / PyTorch's", value: peak.value / peer.peak_rss_mib,
+                                     unit: "ratio"))
+        }
+        return rows
     }
 
     static func summary(_ s: Setup) -> String {
@@ -114,9 +136,43 @@ enum TrainingStep {
         precondition(lastLoss.isFinite, "\(s.name): the loss is not finite")
         return [
             BenchmarkRow(name: s.name, metric: "step time (median of \(s.timed) after \(s.warmup) warm-up)",
-                         value: median(times) * 1000, unit: "ms", reference: s.reference.map { $0 * 1000 }),
+                         value: median(times) * 1000, unit: "ms"),
             BenchmarkRow(name: s.name, metric: "RSS before the first step", value: rssBefore, unit: "MiB"),
             BenchmarkRow(name: s.name, metric: "peak RSS (VmHWM)", value: procStatusMiB("VmHWM"), unit: "MiB"),
         ]
+    }
+}
+
+/// `scripts/bench_train_peer.py`: the same step in plain PyTorch (the reference's structure, SDPA attention),
+/// with the same model config (as JSON), shapes, warm-up and timed steps.
+enum TrainPeer {
+    struct Measurement: Decodable {
+        let median_seconds: Double
+        let rss_built_mib: Double
+        let peak_rss_mib: Double
+        let threads: Int
+    }
+
+    static let script = PythonPeer.root.appendingPathComponent("scripts/bench_train_peer.py").path
+
+    static func run(_ s: TrainingStep.Setup) -> Measurement? {
+        let model: String
+        do { model = String(decoding: try JSONEncoder().encode(s.model), as: UTF8.self) } catch { fatalError("\(error)") }
+        let arguments = ["--model", model, "--voxels", "\(s.voxels)", "--batch", "\(s.batch)", "--warmup", "\(s.warmup)",
+                         "--timed", "\(s.timed)"] + (s.bf16 ? ["--bf16"] : [])
+        switch PythonPeer.launch(script: script, arguments: arguments) {
+        case .success(let output):
+            guard let line = output.split(separator: "\n").last,
+                  let result = try? JSONDecoder().decode(Measurement.self, from: Data(line.utf8))
+            else {
+                note("\(s.name): unreadable output from \(script): \(output.suffix(200))")
+                return nil
+            }
+            note(String(format: "%@: PyTorch %.3f s per step on %d threads", s.name, result.median_seconds, result.threads))
+            return result
+        case .failure(let reason):
+            note("\(s.name): the PyTorch peer failed (\(reason)); no reference for this row")
+            return nil
+        }
     }
 }

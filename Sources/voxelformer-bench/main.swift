@@ -18,12 +18,14 @@ if let name = isolatedName {
 }
 
 let usage = """
-    usage: voxelformer-bench [--filter NAME]... [NAME]... [--list]
+    usage: voxelformer-bench [--filter NAME]... [NAME]... [--json PATH] [--list]
       NAME      run only the benchmarks whose name contains NAME (any of them); all when none is given
+      --json    where the rows go as JSON as well (default runs/bench/results.json)
       --list    list the benchmarks and exit
     """
 
 var filters: [String] = []
+var jsonPath = "runs/bench/results.json"
 var arguments = CommandLine.arguments.dropFirst()
 while let arg = arguments.popFirst() {
     switch arg {
@@ -33,6 +35,12 @@ while let arg = arguments.popFirst() {
             exit(2)
         }
         filters.append(name)
+    case "--json":
+        guard let path = arguments.popFirst() else {
+            FileHandle.standardError.write(Data("--json needs a path\n\(usage)\n".utf8))
+            exit(2)
+        }
+        jsonPath = path
     case "--list":
         for b in allBenchmarks { print("\(b.name)\t\(b.summary)") }
         exit(0)
@@ -53,4 +61,16 @@ guard !selected.isEmpty else {
     FileHandle.standardError.write(Data("no benchmark matches \(filters); there are: \(names)\n".utf8))
     exit(2)
 }
-print(markdownTable(selected.flatMap { $0.run() }))
+let rows = selected.flatMap { $0.run() }
+print(markdownTable(rows))
+// The same rows as JSON, for tools and for comparing runs.
+let json = URL(fileURLWithPath: jsonPath)
+do {
+    try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try encoder.encode(rows).write(to: json)
+    note("rows written to \(json.path)")
+} catch {
+    note("cannot write \(json.path): \(error)")
+}
