@@ -23,6 +23,10 @@ public enum Profiler {
     /// Stops recording (on the thread that started it), writes the Chrome trace to `trace` when given,
     /// and returns what was recorded.
     public static func stop(trace: URL? = nil) throws -> ProfileSummary {
+        // An older file would hide a failed write (Kineto logs a file it cannot open rather than failing).
+        if let trace, (try? FileManager.default.attributesOfItem(atPath: trace.path)[.type] as? FileAttributeType) == .typeRegular {
+            try? FileManager.default.removeItem(at: trace)
+        }
         var handle: ct_profile?
         let status = trace.map { ct_profiler_stop($0.path, &handle) } ?? ct_profiler_stop(nil, &handle)
         guard status == 0, let handle else {
@@ -30,9 +34,8 @@ public enum Profiler {
             throw TorchError(trace.map { "writing the profile \($0.path): \(message)" } ?? "stopping the profiler: \(message)")
         }
         defer { ct_profile_free(handle) }
-        // Kineto logs a file it cannot open rather than failing.
-        if let trace, !FileManager.default.fileExists(atPath: trace.path) {
-            throw TorchError("writing the profile \(trace.path): libtorch wrote no file there (does the folder exist?)")
+        if let trace, (try? FileManager.default.attributesOfItem(atPath: trace.path)[.type] as? FileAttributeType) != .typeRegular {
+            throw TorchError("writing the profile \(trace.path): libtorch could not create the file")
         }
         var pointer: UnsafePointer<ct_profile_event>?
         var count: Int64 = 0

@@ -77,6 +77,21 @@ import Torch
         #expect(table.hasPrefix("# Profile of training steps 2-8\n"))
     }
 
+    @Test func aProfileThatCannotBeWrittenStopsTheRunAfterSavingTheState() throws {
+        let dir = temporaryDirectory()
+        // A folder where the trace should go: Kineto cannot write it, and it must not be removed.
+        let blocker = dir.appendingPathComponent("profile.json")
+        try FileManager.default.createDirectory(at: blocker, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: blocker.appendingPathComponent("notes.txt"))
+        let trainer = try Trainer(config: Self.config(profileSteps: 1, maxSteps: 5), data: InMemoryData(), runDir: dir)
+        #expect(throws: TrainingStop.loggerFailed(
+            reason: "writing the profile \(blocker.path): libtorch could not create the file",
+            step: 2, checkpoint: trainer.checkpointURL, saved: true)) { try trainer.run() }
+        #expect(FileManager.default.fileExists(atPath: trainer.checkpointURL.path))
+        #expect(FileManager.default.fileExists(atPath: blocker.appendingPathComponent("notes.txt").path))
+        #expect(!Profiler.isRecording)
+    }
+
     @Test func theOptionsAreReadFromOverridesAndChecked() throws {
         let config = try VoxelFormerConfig.load(path: nil, overrides: ["train.profile=true", "train.profile_steps=4"])
         #expect(config.train.profile && config.train.profileSteps == 4)

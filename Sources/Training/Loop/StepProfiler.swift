@@ -77,3 +77,22 @@ struct StepProfiler {
         return text
     }
 }
+
+extension Trainer {
+    /// After a step (or, with `ending`, after an epoch's last one): ends the recording when it is due and
+    /// reports it. A profile that cannot be written stops the run as a failing logger does, state saved.
+    func finishProfile(_ profiler: inout StepProfiler?, ending: Bool, log: MetricsLog) throws {
+        guard var p = profiler else { return }
+        defer { profiler = p }
+        let event: TrainingEvent?
+        do {
+            event = ending ? try p.finish(step) : try p.afterStep(step)
+        } catch {
+            let saved = (try? saveCheckpoint()) != nil
+            // a TorchError names the trace; anything else came from writing the table
+            let reason = error is TorchError ? "\(error)" : "writing \(p.summary.path): \(error)"
+            throw TrainingStop.loggerFailed(reason: reason, step: step, checkpoint: checkpointURL, saved: saved)
+        }
+        if let event { try emit(event, log) }
+    }
+}

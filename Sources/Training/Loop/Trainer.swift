@@ -151,7 +151,7 @@ public final class Trainer<Family: ModelFamily> {
                 try emit(.step(StepRecord(step: step, epoch: epoch, stepInEpoch: stepInEpoch, stepsInEpoch: batches.count,
                                           loss: loss, lr: lr, subject: batch.subject, samples: samples, extras: extras,
                                           time: Date())), log)
-                if let event = try profiler?.afterStep(step) { try emit(event, log) }
+                try finishProfile(&profiler, ending: false, log: log)
                 let stepCheckpoint = train.checkpointEverySteps > 0 && step % train.checkpointEverySteps == 0
                 if stepCheckpoint && stepInEpoch < batches.count { try checkpoint() }
                 if shouldStop() {
@@ -159,7 +159,7 @@ public final class Trainer<Family: ModelFamily> {
                     throw TrainingStop.interrupted(checkpoint: checkpointURL)
                 }
             }
-            if let event = try profiler?.finish(step) { try emit(event, log) }
+            try finishProfile(&profiler, ending: true, log: log)
             let finishedEpoch = stepInEpoch == batches.count
             let seconds = Date().timeIntervalSince(started)
             if finishedEpoch {
