@@ -49,6 +49,9 @@ final class ConsoleProgress: TrainingLogger {
         case .stoppedEarly(let step):
             clear()
             out("stopped after step \(step) (train.max_steps)\n")
+        case .profiled(let trace, let summary, _):
+            clear()
+            out("profile: \(trace.relativePath) (top ops in \(summary.lastPathComponent))\n")
         }
     }
 

@@ -222,6 +222,31 @@ int ct_adamw_get_state(ct_optimizer opt, ct_tensor param, int *has_state, int64_
 int ct_adamw_set_state(ct_optimizer opt, ct_tensor param, int64_t step, ct_tensor exp_avg,
                        ct_tensor exp_avg_sq);
 
+// ---- profiler (libtorch's Kineto profiler; ctorch_profiler.cpp) ----------------------------------------
+// As torch.profiler.profile: start records CPU ops (and CUDA activities when libtorch's CUDA is loaded,
+// reported in *cuda), stop ends recording on the same thread, writes the Chrome trace JSON to trace_path
+// (NULL: none) and returns the events. all_threads also records ops run on threads other than the caller's.
+typedef void *ct_profile;
+typedef void *ct_range;
+typedef struct {
+    const char *name;        // "aten::mm"; valid until ct_profile_free
+    uint64_t thread;         // the thread the event started on
+    int64_t start_ns;        // on libtorch's profiler clock
+    int64_t duration_ns;
+    int device_type;         // c10::DeviceType: 0 cpu, 1 cuda
+    int is_async;
+    int64_t correlation_id;  // links a CPU launch to its GPU kernel (linked_correlation_id on the kernel)
+    int64_t linked_correlation_id;
+} ct_profile_event;
+int ct_profiler_start(int record_shapes, int all_threads, int *cuda);
+int ct_profiler_stop(const char *trace_path, ct_profile *out);
+int ct_profile_events(ct_profile p, const ct_profile_event **events, int64_t *count);
+void ct_profile_free(ct_profile p);
+int ct_profiler_enabled(void);
+// A named range in the trace (torch.profiler.record_function); exit frees it.
+int ct_record_range_enter(const char *name, ct_range *out);
+int ct_record_range_exit(ct_range r);
+
 #ifdef __cplusplus
 }
 #endif

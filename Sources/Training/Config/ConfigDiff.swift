@@ -6,7 +6,7 @@ extension VoxelFormerConfig {
     /// Keys a resumed run may change: how long to train, how to evaluate, where and how fast to run.
     /// Anything else (the model, the data, the optimiser, the batch size) would not continue the same run.
     public static let resumableKeys = ["train.epochs", "train.max_steps", "train.threads", "train.checkpoint_every",
-                                       "train.checkpoint_every_steps", "data.prefetch", "data.root", "eval.*", "run_dir"]
+                                       "train.checkpoint_every_steps", "train.profile", "train.profile_steps", "data.prefetch", "data.root", "eval.*", "run_dir"]
 
     /// Every dotted key whose value differs between `self` and `other`, as "key: old -> new", sorted.
     public func differences(from other: VoxelFormerConfig) throws -> [(key: String, old: String, new: String)] {

@@ -92,6 +92,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var threads = 0
     /// Stop after this many optimiser steps in total (0: no limit); for quick runs.
     public var maxSteps = 0
+    /// Record `profile_steps` steps with libtorch's profiler after one warm-up step, writing `profile.json`
+    /// (a Chrome trace) and `profile.md` (the top operators) into the run folder (docs/profiling.md).
+    public var profile = false
+    public var profileSteps = 3
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -104,6 +108,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case clipPriorGrads = "clip_prior_grads"
         case seed, precision, device, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
         case checkpointEverySteps = "checkpoint_every_steps"
+        case profile, profileSteps = "profile_steps"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = TrainConfig()
@@ -129,11 +134,15 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         threads = try c.get(.threads, d.threads)
         maxSteps = try c.get(.maxSteps, d.maxSteps)
         checkpointEverySteps = try c.get(.checkpointEverySteps, d.checkpointEverySteps)
+        profile = try c.get(.profile, d.profile)
+        profileSteps = try c.get(.profileSteps, d.profileSteps)
     }
     /// Epochs beyond this are a typo (the paper trains 150); the bound also keeps epochs x steps far from overflow.
     static let maxEpochs = 100_000
     /// More intra-op threads than this only oversubscribes the machine (and 100,000 hangs libtorch's pool).
     static let maxThreads = 1024
+    /// A profile keeps every operator call in memory; a few steps show where the time goes.
+    static let maxProfileSteps = 100
     public func validate() throws {
         if epochs < 3 || epochs > Self.maxEpochs {
             throw ConfigError("train.epochs: must be between 3 (OneCycle warms up over 2 epochs: pct_start = 2/epochs) and \(Self.maxEpochs), got \(epochs)")
@@ -163,6 +172,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         }
         if !(0...1).contains(mixupPct) { throw ConfigError("train.mixup_pct: must be in [0, 1], got \(mixupPct)") }
         if checkpointEvery < 1 { throw ConfigError("train.checkpoint_every: must be at least 1, got \(checkpointEvery)") }
+        if !(1...Self.maxProfileSteps).contains(profileSteps) {
+            throw ConfigError("train.profile_steps: must be between 1 and \(Self.maxProfileSteps), got \(profileSteps)")
+        }
     }
 }
 

@@ -120,8 +120,11 @@ public final class Trainer<Family: ModelFamily> {
         let log = try MetricsLog(url: metricsURL)
         defer { for logger in loggers { try? logger.close() } }
         let maxSteps = train.maxSteps > 0 ? train.maxSteps : Int.max
+        let plannedSteps = min(train.epochs * stepsPerEpoch, maxSteps)
         try emit(.started(TrainingPlan(epochs: train.epochs, stepsPerEpoch: stepsPerEpoch,
-                                       totalSteps: min(train.epochs * stepsPerEpoch, maxSteps), startStep: step)), log)
+                                       totalSteps: plannedSteps, startStep: step)), log)
+        var profiler = StepProfiler(train: train, startStep: step, plannedSteps: plannedSteps - step, runDir: runDir)
+        defer { profiler?.cancel() }
         while epoch < train.epochs && step < maxSteps {
             if stepInEpoch == 0 { epochSamplerState = sampler }
             var epochSampler = epochSamplerState
@@ -136,8 +139,9 @@ public final class Trainer<Family: ModelFamily> {
             let pending = Array(batches.dropFirst(stepInEpoch).prefix(maxSteps - step))
             let stream = BatchStream(pending, data: data, prefetch: prefetch)
             while let batch = try stream.next() {
+                try profiler?.beforeStep(step)
                 let (loss, lr, extras) = try torchStage("training step \(step + 1) (epoch \(epoch + 1), subject \(batch.subject))") {
-                    try trainStep(batch)
+                    try Profiler.range(StepProfiler.range) { try trainStep(batch) }
                 }
                 lossSum += loss
                 samples += batch.voxels.size(0)
@@ -147,6 +151,7 @@ public final class Trainer<Family: ModelFamily> {
                 try emit(.step(StepRecord(step: step, epoch: epoch, stepInEpoch: stepInEpoch, stepsInEpoch: batches.count,
                                           loss: loss, lr: lr, subject: batch.subject, samples: samples, extras: extras,
                                           time: Date())), log)
+                try finishProfile(&profiler, ending: false, log: log)
                 let stepCheckpoint = train.checkpointEverySteps > 0 && step % train.checkpointEverySteps == 0
                 if stepCheckpoint && stepInEpoch < batches.count { try checkpoint() }
                 if shouldStop() {
@@ -154,6 +159,7 @@ public final class Trainer<Family: ModelFamily> {
                     throw TrainingStop.interrupted(checkpoint: checkpointURL)
                 }
             }
+            try finishProfile(&profiler, ending: true, log: log)
             let finishedEpoch = stepInEpoch == batches.count
             let seconds = Date().timeIntervalSince(started)
             if finishedEpoch {
@@ -203,19 +209,23 @@ public final class Trainer<Family: ModelFamily> {
     /// extra scalars.
     func trainStep(_ batch: NSDBatch) throws -> (loss: Double, lr: Double, extras: [String: Double]) {
         family.train(true)
-        let (loss, extras) = try family.loss(for: batch, epoch: epoch,
-                                             autocast: Autocast(precision: train.precision, device: train.device))
+        // The ranges name the step's phases in a profile (train.profile); they cost nothing otherwise.
+        let (loss, extras) = try Profiler.range("forward_and_loss") {
+            try family.loss(for: batch, epoch: epoch, autocast: Autocast(precision: train.precision, device: train.device))
+        }
         let value = loss.item()
         guard value.isFinite else {
             try saveCheckpoint()
             throw TrainingStop.nonFiniteLoss(value: value, epoch: epoch, step: step, checkpoint: checkpointURL)
         }
         let lr = optimizer.lr(group: 0)
-        loss.backward()
-        if train.gradClip.isFinite { clipGradNorm(family.clippedParameters(train) ?? optimizer.parameters, maxNorm: train.gradClip) }
-        optimizer.step()
-        scheduler.step(optimizer)
-        optimizer.zeroGrad()
+        Profiler.range("backward") { loss.backward() }
+        Profiler.range("clip_and_optimizer_step") {
+            if train.gradClip.isFinite { clipGradNorm(family.clippedParameters(train) ?? optimizer.parameters, maxNorm: train.gradClip) }
+            optimizer.step()
+            scheduler.step(optimizer)
+            optimizer.zeroGrad()
+        }
         return (value, lr, extras.mapValues { $0.item() })
     }
 

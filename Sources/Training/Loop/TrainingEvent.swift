@@ -17,6 +17,8 @@ public enum TrainingEvent: Sendable {
     case checkpoint(url: URL, step: Int, best: Bool)
     /// `train.max_steps` ended the run inside an epoch.
     case stoppedEarly(step: Int)
+    /// `train.profile` recorded `steps` steps: the Chrome trace and the markdown summary of the top operators.
+    case profiled(trace: URL, summary: URL, steps: Int)
 }
 
 /// The run as the trainer sees it when it starts.
