@@ -54,13 +54,14 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         let trainer = try Trainer(config: c, data: data, runDir: temporaryDirectory())
         try trainer.run()
         let avg = try trainer.evaluate().average!
-        // Chance is 1/60 (1.7%). Measured with the release binary on the same data and config
+        // Chance is 1/60 (1.7%). Measured with the debug binary on the same data and config
         // (`voxelformer train --config configs/demo.yaml` with the overrides above; docs/ablations.md, "The
-        // learning test"), the one-layer preset, average of both subjects, image / brain retrieval:
-        //   seed 1: 18.7% / 19.8% (1 thread), 18.4% / 17.3% (2 threads)
-        //   seed 2: 15.2% / 13.7% (1 thread), 17.4% / 19.5% (2 threads)
-        //   seed 3: 16.9% / 19.3% (1 thread), 17.7% / 19.5% (2 threads)
-        // The thresholds are at most a third of the minimum (15.2% image, 13.7% brain): 5.0% and 4.5%,
+        // learning test"), the preset of one encoder layer and three Q-Former blocks with the feature mapper
+        // folded into the keys and values, average of both subjects, image / brain retrieval:
+        //   seed 1: 18.7% / 19.9% (1 thread), 18.0% / 20.1% (2 threads)
+        //   seed 2: 16.3% / 17.7% (1 thread), 18.8% / 20.3% (2 threads)
+        //   seed 3: 15.8% / 17.6% (1 thread), 18.1% / 21.8% (2 threads)
+        // The thresholds are at most a third of the minimum (15.8% image, 17.6% brain): 5.0% and 4.5%,
         // 3.0x and 2.7x chance, which an untrained or collapsed model does not reach.
         #expect(avg.poolSize == 60)
         #expect(avg.imageRetrieval > 0.05)
