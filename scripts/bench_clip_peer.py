@@ -29,6 +29,8 @@ import types
 
 import torch
 
+from bench_peer_common import status_mib  # beside this script
+
 MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -55,14 +57,6 @@ def import_open_clip_model():
     if version != "2.24.0":
         raise ImportError(f"open_clip {version}: the benchmark pins 2.24.0")
     return importlib.import_module("open_clip.model"), package.__path__[0], version
-
-
-def status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status: no {field} line")
 
 
 def preprocess(images):

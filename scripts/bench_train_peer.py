@@ -25,6 +25,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from bench_peer_common import status_mib  # beside this script
+
 DEFAULTS = {  # ModelConfig's defaults (Sources/VoxelFormer/Config/ModelConfig.swift): the paper's widths
     "encoder_hidden_dim": 256, "nat_depth": 2, "num_heads": 8, "tome_r": 1000, "decoder_hidden_dim": 1280,
     "n_blocks_decoder": 2, "clip_seq_dim": 256, "clip_emb_dim": 1664, "drop": 0.1, "drop_path_rate": 0.2,
@@ -157,14 +159,6 @@ def soft_clip(p, t, temperature):
     targets = (t @ t.T / temperature).softmax(-1)
     return ((-(targets * logits.log_softmax(-1)).sum(-1)).mean()
             + (-(targets * logits.T.log_softmax(-1)).sum(-1)).mean()) / 2
-
-
-def status_mib(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status: no {field} line")
 
 
 def main():

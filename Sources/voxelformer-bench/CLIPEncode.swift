@@ -143,20 +143,11 @@ enum Peer {
         guard available else { return nil }
         let arguments = ["--model", s.model, "--dtype", s.bf16 ? "bf16" : "fp32", "--batch", "\(s.batch)",
                          "--warmup", "\(s.warmup)", "--timed", "\(s.timed)"]
-        switch launch(arguments) {
-        case .success(let output):
-            guard let line = output.split(separator: "\n").last,
-                  let result = try? JSONDecoder().decode(Measurement.self, from: Data(line.utf8))
-            else {
-                note("\(s.name): unreadable output from \(script): \(output.suffix(200))")
-                return nil
-            }
+        let result = PythonPeer.measure(Measurement.self, script: script, arguments: arguments, row: s.name)
+        if let result {
             note("\(s.name): open_clip \(String(format: "%.4f", result.images_per_s)) images/s on \(result.threads) threads")
-            return result
-        case .failure(let reason):
-            note("\(s.name): the PyTorch peer failed (\(reason)); no reference for this row")
-            return nil
         }
+        return result
     }
 
     static func launch(_ arguments: [String], forwardErrors: Bool = true) -> Result<String, PythonPeer.Failure> {

@@ -8,6 +8,24 @@ enum PythonPeer {
         .deletingLastPathComponent()
     static let python = ProcessInfo.processInfo.environment["VOXELFORMER_BENCH_PYTHON"] ?? "python3"
 
+    /// Runs `script` and decodes the last line of its standard output as `M`; nil, said on stderr with the
+    /// benchmark's name `row`, when the script fails or prints something else.
+    static func measure<M: Decodable>(_ type: M.Type, script: String, arguments: [String], row: String) -> M? {
+        switch launch(script: script, arguments: arguments) {
+        case .success(let output):
+            guard let line = output.split(separator: "\n").last,
+                  let result = try? JSONDecoder().decode(M.self, from: Data(line.utf8))
+            else {
+                note("\(row): unreadable output from \(script): \(output.suffix(200))")
+                return nil
+            }
+            return result
+        case .failure(let reason):
+            note("\(row): the PyTorch peer failed (\(reason)); no reference for this row")
+            return nil
+        }
+    }
+
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }

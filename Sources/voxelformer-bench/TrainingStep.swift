@@ -160,19 +160,10 @@ enum TrainPeer {
         do { model = String(decoding: try JSONEncoder().encode(s.model), as: UTF8.self) } catch { fatalError("\(error)") }
         let arguments = ["--model", model, "--voxels", "\(s.voxels)", "--batch", "\(s.batch)", "--warmup", "\(s.warmup)",
                          "--timed", "\(s.timed)"] + (s.bf16 ? ["--bf16"] : [])
-        switch PythonPeer.launch(script: script, arguments: arguments) {
-        case .success(let output):
-            guard let line = output.split(separator: "\n").last,
-                  let result = try? JSONDecoder().decode(Measurement.self, from: Data(line.utf8))
-            else {
-                note("\(s.name): unreadable output from \(script): \(output.suffix(200))")
-                return nil
-            }
+        let result = PythonPeer.measure(Measurement.self, script: script, arguments: arguments, row: s.name)
+        if let result {
             note(String(format: "%@: PyTorch %.3f s per step on %d threads", s.name, result.median_seconds, result.threads))
-            return result
-        case .failure(let reason):
-            note("\(s.name): the PyTorch peer failed (\(reason)); no reference for this row")
-            return nil
         }
+        return result
     }
 }
