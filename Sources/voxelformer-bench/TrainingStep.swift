@@ -43,14 +43,23 @@ enum TrainingStep {
         return setups.map { setup in Benchmark(name: setup.name, summary: summary(setup)) { run(setup) } }
     }
 
-    static let stepTime = "step time (median of %d after %d warm-up)"
-
     /// Our step in a child process, then the PyTorch peer's (scripts/bench_train_peer.py) in another, one
-    /// after the other: its median step time and RSS go in the reference column, and a row gives the ratio.
+    /// after the other, `benchPairs` times (`--pairs N`): the medians over the pairs of our rows and of the
+    /// peer's step time and RSS (the reference column), and rows with the ratios.
     static func run(_ s: Setup) -> [BenchmarkRow] {
-        let ours = isolated(s.name) { measure(s) }
-        if isolatedName == s.name || s.prior != nil { return ours }  // the child; the peer has no prior
-        guard let peer = TrainPeer.run(s) else { return ours }
+        if isolatedName == s.name { return measure(s) }  // the child
+        var runs: [[BenchmarkRow]] = [], peers: [TrainPeer.Measurement] = []
+        for _ in 0..<(s.prior == nil ? benchPairs : 1) {  // the peer has no prior
+            runs.append(isolated(s.name) { measure(s) })
+            if s.prior == nil, let peer = TrainPeer.run(s) { peers.append(peer) }
+        }
+        let ours = runs[0].indices.map { i in
+            BenchmarkRow(name: s.name, metric: runs[0][i].metric, value: median(runs.map { $0[i].value }), unit: runs[0][i].unit)
+        }
+        guard !peers.isEmpty else { return ours }
+        let peer = TrainPeer.Measurement(median_seconds: median(peers.map(\.median_seconds)),
+                                         rss_built_mib: median(peers.map(\.rss_built_mib)),
+                                         peak_rss_mib: median(peers.map(\.peak_rss_mib)), threads: peers[0].threads)
         var rows = ours.map { row -> BenchmarkRow in
             var row = row
             switch row.metric {

@@ -18,14 +18,17 @@ if let name = isolatedName {
 }
 
 let usage = """
-    usage: voxelformer-bench [--filter NAME]... [NAME]... [--json PATH] [--list]
+    usage: voxelformer-bench [--filter NAME]... [NAME]... [--json PATH] [--pairs N] [--list]
       NAME      run only the benchmarks whose name contains NAME (any of them); all when none is given
       --json    where the rows go as JSON as well (default runs/bench/results.json)
+      --pairs   Swift/PyTorch pairs per training row, alternated; the table gives the medians (default 1)
       --list    list the benchmarks and exit
     """
 
 var filters: [String] = []
 var jsonPath = "runs/bench/results.json"
+/// Swift/PyTorch pairs per training row (`--pairs N`); the table gives the medians.
+nonisolated(unsafe) var benchPairs = 1
 var arguments = CommandLine.arguments.dropFirst()
 while let arg = arguments.popFirst() {
     switch arg {
@@ -41,6 +44,12 @@ while let arg = arguments.popFirst() {
             exit(2)
         }
         jsonPath = path
+    case "--pairs":
+        guard let text = arguments.popFirst(), let n = Int(text), n >= 1 else {
+            FileHandle.standardError.write(Data("--pairs needs a count of at least 1\n\(usage)\n".utf8))
+            exit(2)
+        }
+        benchPairs = n
     case "--list":
         for b in allBenchmarks { print("\(b.name)\t\(b.summary)") }
         exit(0)
