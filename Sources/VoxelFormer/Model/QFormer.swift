@@ -72,11 +72,6 @@ public final class QFormerBlock: Module {
         super.init()
     }
 
-    /// queries (B, Q, H), tokens (B, N, H) -> (B, Q, H)
-    public func callAsFunction(_ x: Tensor, tokens: Tensor) -> Tensor {
-        self(x, keys: crossAttn.key(tokens), values: crossAttn.value(tokens))
-    }
-
     /// queries (B, Q, H) or (1, Q, H), the cross-attention's keys and values (B, N, H) -> (B, Q, H)
     public func callAsFunction(_ x: Tensor, keys: Tensor, values: Tensor) -> Tensor {
         let attended = crossAttn(x, keys: keys, values: values)
