@@ -181,7 +181,7 @@ public struct CLIPTargetsJob {
             try encoder(values.to(device))
         }
         let stored = output.to(dtype: storage, device: .cpu)
-        guard stored.to(.float32).isfinite().all().item() != 0 else {
+        guard stored.isfinite().all().item() != 0 else {
             throw DataError("images \(rows.lowerBound)..<\(rows.upperBound) of \(images.file.url.path) give non-finite "
                 + "targets in \(storage) (the weights hold NaN, or values overflow \(storage): try --storage float32)")
         }
