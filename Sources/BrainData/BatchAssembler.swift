@@ -12,6 +12,14 @@ public struct NSDBatch: @unchecked Sendable {
     public let images: [Int]
     /// Betas rows, one per trial.
     public let rows: [Int]
+    /// The other subjects' parts of a mixed batch (`Batch.others`), in subject order.
+    public var others: [NSDBatch] = []
+    /// Every part, one per subject: this batch (without `others`) then `others`.
+    public var parts: [NSDBatch] {
+        [NSDBatch(subject: subject, voxels: voxels, targets: targets, images: images, rows: rows)] + others
+    }
+    /// Trials over all parts.
+    public var count: Int { parts.reduce(0) { $0 + $1.voxels.size(0) } }
 
     public init(subject: Int, voxels: Tensor, targets: Tensor, images: [Int], rows: [Int]) {
         (self.subject, self.voxels, self.targets, self.images, self.rows) = (subject, voxels, targets, images, rows)

@@ -35,39 +35,68 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     }
 }
 
-/// One training batch: a subject and positions into that subject's list of training trials.
+/// One training batch: a subject and positions into that subject's list of training trials; in a mixed
+/// batch (MindEye2's), `others` holds the other subjects' parts, in subject order.
 public struct Batch: Sendable, Equatable, Codable {
     public let subject: Int
     public let trials: [Int]
-    public init(subject: Int, trials: [Int]) {
-        self.subject = subject
-        self.trials = trials
+    public var others: [Batch] = []
+    public init(subject: Int, trials: [Int], others: [Batch] = []) {
+        (self.subject, self.trials, self.others) = (subject, trials, others)
     }
+    /// This batch's parts, one per subject: itself (without `others`) then `others`.
+    public var parts: [Batch] { [Batch(subject: subject, trials: trials)] + others }
 }
 
-/// The reference multi-subject sampler (MindEye2's): every batch holds trials of one subject, shuffled
-/// within the subject; each subject's last partial batch is dropped; the list of all subjects' batches is
-/// reshuffled every epoch. Seeded; `generator` is the state to save for resuming.
+/// The multi-subject sampler. Per subject (VoxelFormer's reference): every batch holds trials of one
+/// subject, shuffled within the subject; each subject's last partial batch is dropped; the list of all
+/// subjects' batches is reshuffled every epoch. Mixed (MindEye2's): every batch holds `batchSize / subjects`
+/// trials of each subject, each subject's trials shuffled every epoch; an epoch ends when the subject with
+/// the fewest trials runs out (the reference instead resamples a fixed 750·40 trials per epoch).
+/// Seeded; the whole struct is the state to save for resuming.
 public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     /// Training trials per subject.
     public let trialCounts: [Int: Int]
     public let batchSize: Int
+    /// Every batch holds every subject (MindEye2's batches).
+    public let mixed: Bool
     public var generator: SeededGenerator
     /// Epochs drawn so far.
     public private(set) var epoch: Int = 0
 
-    public init(trialCounts: [Int: Int], batchSize: Int, seed: UInt64) {
+    public init(trialCounts: [Int: Int], batchSize: Int, seed: UInt64, mixed: Bool = false) {
         precondition(batchSize > 0, "SubjectBatchSampler: batchSize must be positive")
         self.trialCounts = trialCounts
         self.batchSize = batchSize
+        self.mixed = mixed
         generator = SeededGenerator(seed: seed)
     }
 
-    /// Batches per epoch: the sum over subjects of `trials / batchSize`, rounded down.
-    public var batchesPerEpoch: Int { trialCounts.values.reduce(0) { $0 + $1 / batchSize } }
+    enum CodingKeys: String, CodingKey { case trialCounts, batchSize, mixed, generator, epoch }
+    /// Reads states saved before mixed batches existed (`mixed` absent: per-subject batches).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        trialCounts = try c.decode([Int: Int].self, forKey: .trialCounts)
+        batchSize = try c.decode(Int.self, forKey: .batchSize)
+        mixed = try c.decodeIfPresent(Bool.self, forKey: .mixed) ?? false
+        generator = try c.decode(SeededGenerator.self, forKey: .generator)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+    }
+
+    /// Trials of each subject in a mixed batch.
+    public var trialsPerSubject: Int { mixed ? batchSize / max(trialCounts.count, 1) : batchSize }
+
+    /// Batches per epoch: per subject, the sum over subjects of `trials / batchSize`; mixed, the fewest
+    /// trials of a subject over `trialsPerSubject`; both rounded down.
+    public var batchesPerEpoch: Int {
+        guard mixed else { return trialCounts.values.reduce(0) { $0 + $1 / batchSize } }
+        let chunk = trialsPerSubject
+        return chunk == 0 ? 0 : (trialCounts.values.min() ?? 0) / chunk
+    }
 
     /// The next epoch's batches, in training order.
     public mutating func nextEpoch() -> [Batch] {
+        if mixed { return nextMixedEpoch() }
         var batches: [Batch] = []
         for subject in trialCounts.keys.sorted() {
             var order = Array(0..<trialCounts[subject]!)
@@ -80,5 +109,19 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
         generator.shuffle(&batches)
         epoch += 1
         return batches
+    }
+
+    private mutating func nextMixedEpoch() -> [Batch] {
+        let chunk = trialsPerSubject, steps = batchesPerEpoch
+        let orders = trialCounts.keys.sorted().map { subject -> (Int, [Int]) in
+            var order = Array(0..<trialCounts[subject]!)
+            generator.shuffle(&order)
+            return (subject, order)
+        }
+        epoch += 1
+        return (0..<steps).map { b in
+            let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * chunk)..<((b + 1) * chunk)])) }
+            return Batch(subject: parts[0].subject, trials: parts[0].trials, others: Array(parts.dropFirst()))
+        }
     }
 }

@@ -43,10 +43,14 @@ public struct NSDOptions: Sendable {
     /// The dtype betas are kept in memory as (`.bfloat16` or `.float16` halve it); batches are float32.
     public var betasDType: DType
     public var nanPolicy: NaNPolicy
+    /// Train on the first this many sessions (shards `0.tar` ...) of each subject; nil for all. The test set
+    /// is the whole of `new_test` whatever the count (MindEye2's "1 hour" is 1 session).
+    public var sessions: Int?
 
-    public init(betasDType: DType = .float32, nanPolicy: NaNPolicy = .error) {
+    public init(betasDType: DType = .float32, nanPolicy: NaNPolicy = .error, sessions: Int? = nil) {
         self.betasDType = betasDType
         self.nanPolicy = nanPolicy
+        self.sessions = sessions
     }
 }
 
@@ -142,7 +146,11 @@ public final class NSDDataset: @unchecked Sendable {
                 + "but \(layout.trainFolder(subject).path) holds \(numbers.last!).tar; expected the sessions' shards "
                 + "0.tar to \(numbers.last!).tar without gaps")
         }
-        return try shards.flatMap { try NSDDataset.trials(in: $0, subject: subject) }
+        if let sessions = options.sessions, sessions > shards.count {
+            throw DataError("\(layout.trainFolder(subject).path): data.sessions is \(sessions), but subject \(subject) has "
+                + "\(shards.count) training session\(shards.count == 1 ? "" : "s") (0.tar to \(shards.count - 1).tar)")
+        }
+        return try shards.prefix(options.sessions ?? shards.count).flatMap { try NSDDataset.trials(in: $0, subject: subject) }
     }
 
     /// Training trials per subject (from the shards alone, without loading betas): the sampler's input.

@@ -21,12 +21,16 @@ public struct MindEye2Config: Codable, Equatable, Sendable {
     /// false: the reference's forward, whose residual MLP blocks never reach the output (see
     /// docs/mindeye2.md); true: each block adds to its own input, so the blocks take part.
     public var effectiveBlocks = false
+    /// Multi-subject BiMixCo labels. false: the reference's, each subject's MixCo permutation concatenated
+    /// as drawn (indices into its own sub-batch), so from the second subject on a mixed trial's partner label
+    /// points at a row of the first subject; true: the permutations shifted to the partner's own row.
+    public var mixcoPermOffsets = false
 
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case hiddenDim = "hidden_dim", nBlocks = "n_blocks", clipSeqDim = "clip_seq_dim", clipEmbDim = "clip_emb_dim"
-        case drop, numVoxels = "num_voxels", effectiveBlocks = "effective_blocks"
+        case drop, numVoxels = "num_voxels", effectiveBlocks = "effective_blocks", mixcoPermOffsets = "mixco_perm_offsets"
     }
 
     public init(from decoder: Decoder) throws {
@@ -38,6 +42,7 @@ public struct MindEye2Config: Codable, Equatable, Sendable {
         drop = try c.get(.drop, d.drop)
         numVoxels = try c.get(.numVoxels, d.numVoxels)
         effectiveBlocks = try c.get(.effectiveBlocks, d.effectiveBlocks)
+        mixcoPermOffsets = try c.get(.mixcoPermOffsets, d.mixcoPermOffsets)
     }
 
     /// Counts past this are typos; left unbounded, building the layers exhausts memory.

@@ -22,7 +22,11 @@ struct Demo: ParsableCommand {
 
     func run() throws {
         Torch.initialise()
-        let cfg = try VoxelFormerConfig.load(path: config, overrides: overrides)
+        try run(Families.of(config: config, resumingIn: nil))
+    }
+
+    func run<Family: TrainableFamily>(_: Family.Type) throws {
+        let cfg = try Family.Config.load(path: config, overrides: overrides)
         let root = URL(fileURLWithPath: cfg.data.root)
         let infoURL = root.appendingPathComponent("synthetic_info.json")
         if !FileManager.default.fileExists(atPath: infoURL.path) {
@@ -40,9 +44,9 @@ struct Demo: ParsableCommand {
                   + "--voxels \(voxels) --noise \(noise); remove it to regenerate, or pass --voxels/--noise to match it")
         }
         // the demo is meant to be re-run: it replaces its own earlier run
-        let trainer = try TrainingRun(config: cfg, resume: false, overwrite: true, beforeTraining: { trainer in
+        let trainer = try TrainingRun<Family>(config: cfg, resume: false, overwrite: true, beforeTraining: { trainer in
             // the untrained prior's samples, to show what joint training changed
-            guard trainer.prior != nil else { return }
+            guard (trainer.family as? VoxelFormerFamily)?.prior != nil else { return }
             let untrained = try trainer.evaluate()
             if let avg = untrained.prior?.average {
                 print(String(format: "untrained prior: samples' cosine to the targets %.3f, MSE %.4f", avg.cosine, avg.mse ?? .nan))
@@ -50,7 +54,7 @@ struct Demo: ParsableCommand {
         }).executeInConsole()
         // The trainer evaluates the last epoch; its report is the demo's, not a second pass over the test set.
         let progress = EvaluationProgressPrinter(label: "ridge baseline:")
-        let report = try TrainingRun.writeReport(trainer: trainer, oracle: Demo.oracle(infoURL), progress: progress.update)
+        let report = try TrainingRun<Family>.writeReport(trainer: trainer, oracle: Demo.oracle(infoURL), progress: progress.update)
         progress.finish()
         let dir = URL(fileURLWithPath: cfg.runDir)
         print("")

@@ -6,15 +6,17 @@ import VoxelFormer
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train VoxelFormer: BiMixCo then SoftCLIP, AdamW + OneCycle, checkpoints you can resume.",
+        abstract: "Train a model family (VoxelFormer, MindEye2): BiMixCo then SoftCLIP, AdamW + OneCycle, checkpoints you can resume.",
         discussion: """
         Examples:
           voxelformer train --config configs/demo.yaml
           voxelformer train --config configs/paper.yaml data.root=/data/nsd train.epochs=10 model.nat_depth=4
+          voxelformer train --config configs/mindeye2-demo.yaml
           voxelformer train --run-dir runs/demo --resume
+        The config's `family` key (voxelformer when absent) chooses the model family.
         Ctrl-C saves a checkpoint before exiting; --resume continues exactly where it stopped, with the
         checkpoint's config unless --config is given. A resume may change only these keys:
-          \(VoxelFormerConfig.resumableKeys.joined(separator: ", "))
+          \(RunConfigDefaults.resumableKeys.joined(separator: ", "))
         A run folder with an earlier run is not replaced without --overwrite; one process writes to it at a time.
         """
     )
@@ -31,27 +33,36 @@ struct Train: ParsableCommand {
     @Flag(help: "Replace an earlier run in the run folder (its checkpoints, metrics and report).")
     var overwrite = false
 
+    @Option(help: "Start from a pretrained run's checkpoint (or a safetensors state dict): MindEye2 fine-tunes a new subject with a fresh ridge; sets train.init_from.")
+    var initFrom: String?
+
     @Argument(help: "Dotted overrides like Hydra's: model.nat_depth=2 train.max_lr=1e-4 data.root=/data/nsd.")
     var overrides: [String] = []
 
     func validate() throws {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+        if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one from its own checkpoint") }
         if runDir == "" { throw ValidationError("--run-dir: expected a folder, got an empty path") }
     }
 
     func run() throws {
         Torch.initialise()
-        var cfg: VoxelFormerConfig
+        // the run folder comes from --run-dir, a run_dir= override or the default
+        let dir = runDir ?? overrides.last { $0.hasPrefix("run_dir=") }.map { String($0.dropFirst(8)) }
+            ?? VoxelFormerConfig().runDir
+        try train(Families.of(config: config, resumingIn: resume ? dir : nil), runDir: dir)
+    }
+
+    func train<Family: TrainableFamily>(_: Family.Type, runDir dir: String) throws {
+        var cfg: Family.Config
         if resume && config == nil {
-            // the run folder comes from --run-dir, a run_dir= override or the default
-            let dir = runDir ?? overrides.last { $0.hasPrefix("run_dir=") }.map { String($0.dropFirst(8)) }
-                ?? VoxelFormerConfig().runDir
-            cfg = try TrainingRun.checkpointConfig(runDir: dir, overrides: overrides)
+            cfg = try TrainingRun<Family>.checkpointConfig(runDir: dir, overrides: overrides)
         } else {
-            cfg = try VoxelFormerConfig.load(path: config, overrides: overrides)
+            cfg = try Family.Config.load(path: config, overrides: overrides)
         }
         if let runDir { cfg.runDir = runDir }
-        try TrainingRun(config: cfg, resume: resume, overwrite: overwrite).executeInConsole()
+        if let initFrom { cfg.train.initFrom = initFrom }
+        try TrainingRun<Family>(config: cfg, resume: resume, overwrite: overwrite).executeInConsole()
     }
 }
 
@@ -59,7 +70,7 @@ extension TrainingRun {
     /// Runs with the console attached: notes printed, the progress bar as a logger, Ctrl-C saving a
     /// checkpoint before stopping, libtorch failures named by stage.
     @discardableResult
-    func executeInConsole() throws -> Trainer<VoxelFormerFamily> {
+    func executeInConsole() throws -> Trainer<Family> {
         var run = self
         run.onNote = { print($0) }
         let before = beforeTraining
@@ -75,7 +86,8 @@ extension TrainingRun {
         } catch let error as Module.LoadError where resume {
             // the resumed checkpoint's weights do not fit the model: one line naming the file and the keys
             let file = URL(fileURLWithPath: config.runDir).appendingPathComponent("checkpoint.safetensors").path
-            throw CommandFailure(description: WeightsMismatch.describe(error, file: file, prefix: "model.", config: config))
+            throw CommandFailure(description: WeightsMismatch.describe(error, file: file, prefix: "model.",
+                                                                           config: config as? VoxelFormerConfig))
         }
     }
 }

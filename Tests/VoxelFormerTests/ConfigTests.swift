@@ -37,7 +37,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
             + ModelConfig.CodingKeys.allCases.map(\.rawValue).joined(separator: ", "))) {
             try VoxelFormerConfig.load(path: nil, overrides: ["model.nat_dept=2"])
         }
-        #expect(throws: ConfigError("unknown key 'trian'; allowed: model, data, train, eval, prior, run_dir")) {
+        #expect(throws: ConfigError("unknown key 'trian'; allowed: family, model, data, train, eval, prior, run_dir")) {
             try VoxelFormerConfig.load(path: nil, overrides: ["trian.epochs=2"])
         }
     }

@@ -36,7 +36,7 @@ import Testing
                                        poolSize: 300, pools: 30)
         subject.ridge = BaselineScore(imageRetrieval: 0.62, brainRetrieval: 0.65, lambda: 100)
         let report = EvaluationReport(protocolName: .singleTrial, ties: .fractional, subjects: [subject])
-        let plot = RunPlots.plot(records: records, config: config, report: report)
+        let plot = RunPlots.plot(records: records, train: config.train, eval: config.eval, report: report)
         #expect(plot.panels[0].vertical.map(\.value) == [20.5], "first step of epoch 2 (step 21), at its left edge")
         #expect(plot.panels[1].vertical.map(\.value) == [2])
         #expect(plot.panels[1].horizontal.map(\.value) == [62, 65, 1.0 / 300 * 100])

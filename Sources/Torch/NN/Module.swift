@@ -135,6 +135,7 @@ open class Module {
     public struct LoadError: Error, CustomStringConvertible {
         public let report: LoadReport
         public var description: String { "the weights do not fit the model:\n\(report)" }
+        public init(report: LoadReport) { self.report = report }
     }
 
     /// Maps a foreign checkpoint's names to this module's; `load(stateDict:)` applies it after `rename`.

@@ -1,15 +1,21 @@
 import Torch
-import VoxelFormer
 import Yams
 
-extension VoxelFormerConfig {
-    /// Keys a resumed run may change: how long to train, how to evaluate, where and how fast to run.
-    /// Anything else (the model, the data, the optimiser, the batch size) would not continue the same run.
+/// Keys a resumed run may change in every family: how long to train, how to evaluate, where and how fast to
+/// run. Anything else (the model, the data, the optimiser, the batch size) would not continue the same run.
+public enum RunConfigDefaults {
     public static let resumableKeys = ["train.epochs", "train.max_steps", "train.threads", "train.checkpoint_every",
                                        "train.checkpoint_every_steps", "train.profile", "train.profile_steps", "data.prefetch", "data.root", "eval.*", "run_dir"]
+}
+
+extension VoxelFormerConfig {
+    public static var resumableKeys: [String] { RunConfigDefaults.resumableKeys }
+}
+
+extension RunConfiguration {
 
     /// Every dotted key whose value differs between `self` and `other`, as "key: old -> new", sorted.
-    public func differences(from other: VoxelFormerConfig) throws -> [(key: String, old: String, new: String)] {
+    public func differences(from other: Self) throws -> [(key: String, old: String, new: String)] {
         let mine = try Self.flatten(Yams.compose(yaml: yaml()) ?? [:])
         let theirs = try Self.flatten(Yams.compose(yaml: other.yaml()) ?? [:])
         return Set(mine.keys).union(theirs.keys).sorted().compactMap { key in
@@ -19,7 +25,7 @@ extension VoxelFormerConfig {
     }
 
     /// Throws unless `self` may continue a run trained with `checkpoint`; names every key that may not change.
-    public func checkResumable(from checkpoint: VoxelFormerConfig, source: String) throws {
+    public func checkResumable(from checkpoint: Self, source: String) throws {
         let fixed = try differences(from: checkpoint).filter { d in
             !Self.resumableKeys.contains { $0.hasSuffix(".*") ? d.key.hasPrefix($0.dropLast()) : d.key == $0 }
         }

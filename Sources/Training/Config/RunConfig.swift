@@ -18,11 +18,14 @@ public struct DataConfig: Codable, Equatable, Sendable {
     public var nanPolicy = NaNPolicy.error
     /// Batches prepared ahead of the training loop.
     public var prefetch = 4
+    /// Train on each subject's first this many sessions (0: all). MindEye2's 1-hour fine-tuning is 1; the test
+    /// set stays whole.
+    public var sessions = 0
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case root, trainSubjects = "train_subjects", testSubjects = "test_subjects", betasDtype = "betas_dtype"
-        case coordinates, nanPolicy = "nan_policy", prefetch
+        case coordinates, nanPolicy = "nan_policy", prefetch, sessions
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = DataConfig()
@@ -33,6 +36,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
         coordinates = try c.get(.coordinates, d.coordinates)
         nanPolicy = try c.get(.nanPolicy, d.nanPolicy)
         prefetch = try c.get(.prefetch, d.prefetch)
+        sessions = try c.get(.sessions, d.sessions)
     }
     public func validate() throws {
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
@@ -45,6 +49,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
                 throw ConfigError("data.\(key): subject \(repeated.map(String.init).joined(separator: ", ")) listed more than once in \(subjects)")
             }
         }
+        if sessions < 0 { throw ConfigError("data.sessions: must be 0 (every session) or more, got \(sessions)") }
         if !(0...Self.maxPrefetch).contains(prefetch) {
             throw ConfigError("data.prefetch: must be between 0 and \(Self.maxPrefetch) batches, got \(prefetch)")
         }
@@ -96,6 +101,10 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// (a Chrome trace) and `profile.md` (the top operators) into the run folder (docs/profiling.md).
     public var profile = false
     public var profileSteps = 3
+    /// Start from another run's weights (a training checkpoint or a safetensors state dict; `train
+    /// --init-from`): the family decides what carries over (MindEye2: everything but the new subject's ridge
+    /// weight). Absent: the seed's initialisation.
+    public var initFrom: String?
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -108,7 +117,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case clipPriorGrads = "clip_prior_grads"
         case seed, precision, device, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
         case checkpointEverySteps = "checkpoint_every_steps"
-        case profile, profileSteps = "profile_steps"
+        case profile, profileSteps = "profile_steps", initFrom = "init_from"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = TrainConfig()
@@ -136,6 +145,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         checkpointEverySteps = try c.get(.checkpointEverySteps, d.checkpointEverySteps)
         profile = try c.get(.profile, d.profile)
         profileSteps = try c.get(.profileSteps, d.profileSteps)
+        initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
     }
     /// Epochs beyond this are a typo (the paper trains 150); the bound also keeps epochs x steps far from overflow.
     static let maxEpochs = 100_000

@@ -14,7 +14,7 @@ public final class BatchStream {
         self.data = data
         prefetcher = prefetch > 0 && !batches.isEmpty
             // the scope turns a libtorch failure on the prefetch thread into an error for `next()`
-            ? Prefetcher(batches, capacity: prefetch) { b in try withTorchError { try data.trainBatch(b) } }
+            ? Prefetcher(batches, capacity: prefetch) { b in try withTorchError { try BatchStream.assemble(b, data) } }
             : nil
     }
 
@@ -27,6 +27,13 @@ public final class BatchStream {
             }
             return tensors
         }
-        return try data.trainBatch(batch)
+        return try Self.assemble(batch, data)
+    }
+
+    /// A batch and, when mixed, each other subject's part.
+    static func assemble(_ batch: Batch, _ data: TrainingData) throws -> NSDBatch {
+        var assembled = try data.trainBatch(Batch(subject: batch.subject, trials: batch.trials))
+        assembled.others = try batch.others.map { try data.trainBatch($0) }
+        return assembled
     }
 }

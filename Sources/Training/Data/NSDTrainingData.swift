@@ -25,7 +25,8 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     public init(config: DataConfig, targetShape: [Int]? = nil, loadTrainSubjects: Bool = true) throws {
         try config.validate()  // duplicate subjects, among others, for a DataConfig built in code
         dataset = try NSDDataset(root: URL(fileURLWithPath: config.root),
-                                 options: NSDOptions(betasDType: config.betasDtype.dtype, nanPolicy: config.nanPolicy))
+                                 options: NSDOptions(betasDType: config.betasDtype.dtype, nanPolicy: config.nanPolicy,
+                                                     sessions: config.sessions == 0 ? nil : config.sessions))
         for s in config.trainSubjects + config.testSubjects where !dataset.subjects.contains(s) {
             throw ConfigError("data.train_subjects/test_subjects: subject \(s) is not in \(config.root) "
                 + "(subjects present: \(dataset.subjects.map(String.init).joined(separator: ", ")))")

@@ -39,11 +39,25 @@ public struct Evaluator {
         -> EvaluationReport
     {
         try Evaluator.requireFiniteWeights(model: model, prior: prior)
-        let wasTraining = model.training
-        model.eval()
-        defer { model.train(wasTraining) }
+        var coordinates: [Int: Tensor] = [:]
+        return try evaluate(data: data, modules: [model], baseline: baseline) { voxels, subject in
+            if coordinates[subject] == nil { coordinates[subject] = try data.coordinates(subject: subject) }
+            let out = model(voxels, coords: coordinates[subject]!)
+            return (out.clipVoxels, out.backbone)
+        }
+    }
+
+    /// Any family's evaluation: `encode` maps a (B, 1, V) slice of a subject's test voxels to the retrieval
+    /// embeddings and the prior's condition, with `modules` (and the prior) in evaluation mode.
+    public func evaluate(data: TrainingData, modules: [Module], baseline: RidgeBaseline? = nil,
+                         encode: (Tensor, Int) throws -> (clip: Tensor, backbone: Tensor)) throws -> EvaluationReport
+    {
+        let wasTraining = modules.map(\.training)
+        for m in modules { m.eval() }
+        defer { for (m, t) in zip(modules, wasTraining) { m.train(t) } }
+        let priorWasTraining = prior?.training ?? false
         prior?.eval()
-        defer { prior?.train(wasTraining) }
+        defer { prior?.train(priorWasTraining) }
         var subjects: [SubjectRetrieval] = [], priorSubjects: [SubjectRetrieval] = []
         var notes: [String] = []
         for (index, subject) in data.testSubjects.enumerated() {
@@ -53,14 +67,13 @@ public struct Evaluator {
             }
             let test = try data.testSet(subject: subject)
             try Evaluator.requireFinite(test.voxels, "subject \(subject)'s test voxels")
-            let coords = try data.coordinates(subject: subject)
             let n = test.voxels.size(0)
             let (clip, samples) = try withTorchError {
-                Torch.noGrad { () -> (Tensor, Tensor?) in
+                try Torch.noGrad { () -> (Tensor, Tensor?) in
                     var clip: [Tensor] = [], samples: [Tensor] = []
                     for start in stride(from: 0, to: n, by: config.batchSize) {
-                        let out = model(test.voxels[start..<min(start + config.batchSize, n)], coords: coords)
-                        clip.append(out.clipVoxels)
+                        let out = try encode(test.voxels[start..<min(start + config.batchSize, n)], subject)
+                        clip.append(out.clip)
                         if let prior {
                             samples.append(prior.sample(backbone: out.backbone, seed: samplingSeed &+ UInt64(start)))
                         }

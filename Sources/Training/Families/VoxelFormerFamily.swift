@@ -6,7 +6,7 @@ import VoxelFormer
 /// VoxelFormer as a `ModelFamily`: the brain model and, with `train.use_prior`, MindEye2's diffusion
 /// prior trained jointly; BiMixCo then SoftCLIP on the normalised CLIP embeddings; the reference's AdamW
 /// groups; retrieval through `Evaluator`.
-public final class VoxelFormerFamily: ModelFamily {
+public final class VoxelFormerFamily: TrainableFamily {
     public let config: VoxelFormerConfig
     public let model: VoxelFormerModel
     /// The diffusion prior, trained jointly when `train.use_prior` is set.
@@ -19,7 +19,7 @@ public final class VoxelFormerFamily: ModelFamily {
     let data: TrainingData
 
     /// Builds the modules: call after `Trainer.prepare(config.train)` so the weights follow the seed.
-    public init(config: VoxelFormerConfig, data: TrainingData) {
+    public init(config: VoxelFormerConfig, data: TrainingData) throws {
         self.config = config
         self.data = data
         model = VoxelFormerModel(config.model)
@@ -137,15 +137,24 @@ final class TrainedModules: Module {
     }
 }
 
+extension VoxelFormerFamily {
+    public static func targetShape(_ config: VoxelFormerConfig) -> [Int] { [config.model.clipSeqDim, config.model.clipEmbDim] }
+    /// The brain model's count (the prior's, when trained, is reported by `info`).
+    public var parameterCount: Int { model.parameterCount }
+    public func requireFiniteWeights(in source: String) throws {
+        try Evaluator.requireFiniteWeights(model: model, prior: prior, in: source)
+    }
+}
+
 extension Trainer where Family == VoxelFormerFamily {
-    /// Seeds, builds VoxelFormer (and its prior) from `config` and prepares training into `runDir`.
+    /// `Trainer(config: VoxelFormerConfig, ...)` without naming the family (the generic initialiser's twin).
     public convenience init(config: VoxelFormerConfig, data: TrainingData, runDir: URL) throws {
         try Trainer.prepare(config.train)
-        try self.init(family: VoxelFormerFamily(config: config, data: data), train: config.train, eval: config.eval,
-                      prefetch: config.data.prefetch, configYAML: try config.yaml(), data: data, runDir: runDir)
+        let family = try VoxelFormerFamily(config: config, data: data)
+        try self.init(family: family, train: config.train, eval: config.eval, prefetch: config.data.prefetch,
+                      configYAML: try family.config.yaml(), data: data, runDir: runDir)
     }
 
-    public var config: VoxelFormerConfig { family.config }
     public var model: VoxelFormerModel { family.model }
     public var prior: DiffusionPrior? { family.prior }
 }

@@ -23,6 +23,58 @@ public protocol ModelFamily: AnyObject {
     func phase(epoch: Int) -> String
     /// Retrieval on the test subjects with the current weights.
     func evaluate(data: TrainingData, config: EvalConfig, progress: ((EvaluationProgress) -> Void)?) throws -> EvaluationReport
+    /// true: every batch holds every training subject (`NSDBatch.others`); false: one subject per batch.
+    var mixedSubjectBatches: Bool { get }
+}
+
+extension ModelFamily {
+    public var mixedSubjectBatches: Bool { false }
+}
+
+/// A family the CLI can train from a config file: `TrainingRun<Family>` builds it from its config, and a
+/// resumed run's checkpoint names it by its config's `family` key.
+public protocol TrainableFamily: ModelFamily {
+    associatedtype Config: RunConfiguration
+    /// The run's config, with anything the family filled in from the data (voxel counts, say): what
+    /// config.yaml and the checkpoints record.
+    var config: Config { get }
+    /// Builds the modules: called after `Trainer.prepare(config.train)`, so the weights follow the seed.
+    init(config: Config, data: TrainingData) throws
+    /// The (tokens, width) shape of the CLIP targets the data must provide.
+    static func targetShape(_ config: Config) -> [Int]
+    /// The parameter count announced when training starts.
+    var parameterCount: Int { get }
+    /// Throws, naming `source` and the tensors, when a loaded weight is NaN or infinite.
+    func requireFiniteWeights(in source: String) throws
+    /// Starts a fresh run from pretrained weights (`train.init_from`, read from `source`); returns a note on
+    /// what was loaded, kept fresh and ignored. Throws `Module.LoadError` naming the keys that do not fit.
+    func initialise(from weights: [String: Tensor], source: String) throws -> String
+}
+
+extension TrainableFamily {
+    /// Every weight, strictly: a missing, unexpected or mis-shaped key throws by name.
+    public func initialise(from weights: [String: Tensor], source: String) throws -> String {
+        try modules.load(stateDict: weights)
+        return "initialised all \(weights.count) weight tensors from \(source)"
+    }
+
+    public static var familyName: String { Config.familyName }
+    public var parameterCount: Int { modules.parameterCount }
+    public func requireFiniteWeights(in source: String) throws {
+        try Evaluator.requireFiniteWeights(modules, "\(source): the model")
+    }
+}
+
+extension Trainer where Family: TrainableFamily {
+    /// Seeds, builds the family from `config` and prepares training into `runDir`.
+    public convenience init(config: Family.Config, data: TrainingData, runDir: URL) throws {
+        try Trainer.prepare(config.train)
+        let family = try Family(config: config, data: data)
+        try self.init(family: family, train: config.train, eval: config.eval, prefetch: config.data.prefetch,
+                      configYAML: try family.config.yaml(), data: data, runDir: runDir)
+    }
+
+    public var config: Family.Config { family.config }
 }
 
 /// Mixed precision for a step: `train.precision` on `train.device`.

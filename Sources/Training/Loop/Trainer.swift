@@ -95,10 +95,16 @@ public final class Trainer<Family: ModelFamily> {
         self.data = data
         self.runDir = runDir
         let counts = Dictionary(uniqueKeysWithValues: data.trainSubjects.map { ($0, data.trainTrialCount(subject: $0)) })
-        sampler = SubjectBatchSampler(trialCounts: counts, batchSize: train.batchSize, seed: train.seed)
+        sampler = SubjectBatchSampler(trialCounts: counts, batchSize: train.batchSize, seed: train.seed,
+                                      mixed: family.mixedSubjectBatches)
         epochSamplerState = sampler
         let stepsPerEpoch = sampler.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
+            if sampler.mixed {
+                throw ConfigError("train.batch_size: \(train.batchSize) trials over \(counts.count) subjects is "
+                    + "\(sampler.trialsPerSubject) per subject, more than the fewest train trials of a subject "
+                    + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
+            }
             throw ConfigError("train.batch_size: \(train.batchSize) is larger than every subject's train trials "
                 + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
         }
@@ -144,7 +150,7 @@ public final class Trainer<Family: ModelFamily> {
                     try Profiler.range(StepProfiler.range) { try trainStep(batch) }
                 }
                 lossSum += loss
-                samples += batch.voxels.size(0)
+                samples += batch.count
                 step += 1
                 stepInEpoch += 1
                 onStep?(step, loss)

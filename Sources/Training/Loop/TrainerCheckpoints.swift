@@ -28,6 +28,10 @@ extension Trainer {
             throw fail("the sampler's batch size is \(s.batchSize), but train.batch_size is \(train.batchSize); "
                 + "a run resumes with the batch size it started with")
         }
+        guard s.mixed == sampler.mixed else {
+            throw fail("the checkpoint's batches were \(s.mixed ? "mixed" : "per subject"), this run's are "
+                + "\(sampler.mixed ? "mixed" : "per subject")")
+        }
         guard s.trialCounts == sampler.trialCounts else {
             func list(_ counts: [Int: Int]) -> String { counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") }
             throw fail("the checkpoint was trained on train trials per subject {\(list(s.trialCounts))}, "

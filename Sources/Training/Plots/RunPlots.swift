@@ -1,6 +1,7 @@
 import Foundation
 import Torch
 import VoxelFormer
+import Yams
 
 /// `curves.svg` in a run folder: the training loss per step (raw and smoothed) and retrieval accuracy per
 /// epoch, with the BiMixCo → SoftCLIP switch (from config.yaml) and, when report.json holds them, chance
@@ -11,14 +12,19 @@ public enum RunPlots {
 
     public static func write(runDir: URL) throws {
         let records = MetricsLog.read(runDir.appendingPathComponent("metrics.jsonl"))
-        let config = try? VoxelFormerConfig.load(path: runDir.appendingPathComponent("config.yaml").path)
+        // any family's config.yaml: only its `train` section is read
+        let config = (try? String(contentsOf: runDir.appendingPathComponent("config.yaml"), encoding: .utf8))
+            .flatMap { try? YAMLDecoder().decode(Sections.self, from: $0) }
         let report = (try? Data(contentsOf: runDir.appendingPathComponent("report.json")))
             .flatMap { try? JSONDecoder().decode(EvaluationReport.self, from: $0) }
-        try plot(records: records, config: config, report: report).svg()
+        try plot(records: records, train: config?.train, eval: config?.eval, report: report).svg()
             .write(to: runDir.appendingPathComponent("curves.svg"), atomically: true, encoding: .utf8)
     }
 
-    public static func plot(records: [[String: Double]], config: VoxelFormerConfig?, report: EvaluationReport?) -> CurvePlot {
+    struct Sections: Decodable { var train: TrainConfig, eval: EvalConfig }
+
+    public static func plot(records: [[String: Double]], train config: TrainConfig?, eval: EvalConfig?,
+                            report: EvaluationReport?) -> CurvePlot {
         let losses = records.compactMap { r in r["loss"].flatMap { l in r["step"].map { (x: $0, y: l) } } }
         let epochs = records.filter { $0["image_retrieval"] != nil }
         func series(_ key: String) -> [(x: Double, y: Double)] {
@@ -27,8 +33,8 @@ public enum RunPlots {
         // the switch happens after `switchEpoch` epochs: at that epoch boundary and at its first step
         var switchEpoch: Double?, switchStep: Double?
         if let config {
-            let e = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct).switchEpoch
-            if e > 0 && e < config.train.epochs {
+            let e = ContrastiveSchedule(epochs: config.epochs, mixupFraction: config.mixupPct).switchEpoch
+            if e > 0 && e < config.epochs {
                 switchEpoch = Double(e)
                 switchStep = records.first { $0["loss"] != nil && $0["epoch"] == Double(e) }?["step"].map { $0 - 0.5 }
             }
@@ -44,9 +50,9 @@ public enum RunPlots {
             }
             accuracyLines.append(.init(name: String(format: "chance %.2f%%", avg.chance * 100), value: avg.chance * 100,
                                        color: "#7f7f7f"))
-        } else if let config {
-            accuracyLines.append(.init(name: String(format: "chance %.2f%%", 100 / Double(config.eval.poolSize)),
-                                       value: 100 / Double(config.eval.poolSize), color: "#7f7f7f"))
+        } else if let eval {
+            accuracyLines.append(.init(name: String(format: "chance %.2f%%", 100 / Double(eval.poolSize)),
+                                       value: 100 / Double(eval.poolSize), color: "#7f7f7f"))
         }
         return CurvePlot(panels: [
             .init(title: "training loss", xLabel: "step", yLabel: "loss", series: [
