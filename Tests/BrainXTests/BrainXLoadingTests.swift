@@ -88,6 +88,23 @@ import Torch
         #expect(BrainXC(config).trainableParameters.count == model.namedParameters().count)
     }
 
+    /// A training step of a frozen BrainXC: the loss reaches the tokenizer and no perceiver parameter.
+    @Test func frozenPerceiverTakesNoGradient() throws {
+        var config = try Fixture.config("brainxs")
+        config.variant = .brainxc
+        config.freezePerceiver = true
+        let model = try makeBrainX(config)
+        let voxels = try #require(try Fixture.cases()["brainxs.subject0.voxels"])
+        ReconstructionLoss.mse(model(voxels, subject: 0), Tensor.zeros([3, 8, 24])).backward()
+        for (name, p) in model.namedParameters() {
+            if name.hasPrefix("perceiver.") {
+                #expect(p.grad == nil, "\(name)")
+            } else {
+                #expect((p.grad?.abs().max().item() ?? 0) > 0, "\(name)")
+            }
+        }
+    }
+
     @Test func configurationMistakesNameTheKey() throws {
         func message(_ edit: (inout BrainXConfig) -> Void) -> String? {
             var config = BrainXConfig()
