@@ -61,6 +61,14 @@ open class Module {
         return module
     }
 
+    /// Adds a parameter known only at run time (an entry of `nn.ParameterDict`, whose keys come from a
+    /// config), after the declared tensors. Declared parameters need no call: use `@ParameterInfo`.
+    public func register(parameter name: String, _ tensor: Tensor) {
+        precondition(!name.isEmpty && !name.contains("."), "parameter names hold no dots: '\(name)'")
+        precondition(!tensorSlots.contains { $0.name == name }, "the key '\(name)' is registered twice")
+        tensorSlots.append((name, ParameterInfo<Tensor>(wrappedValue: tensor, key: name)))
+    }
+
     // MARK: traversal
 
     private var ownParameters: [(name: String, tensor: Tensor)] {
