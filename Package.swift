@@ -66,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "voxelformer",
             dependencies: [
-                "Torch", "BrainData", "VoxelFormer", "CLIP", "Training",
+                "Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
