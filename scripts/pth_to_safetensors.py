@@ -4,7 +4,14 @@ The Swift tools never unpickle: run this once, in your own Python, on a file you
 
     python3 scripts/pth_to_safetensors.py open_clip_pytorch_model.bin open_clip_bigG.safetensors
 
-A checkpoint whose tensors sit under one key ("state_dict", "model", "module", "ema") is unwrapped.
+A checkpoint whose tensors sit under one key ("model_state_dict" as MindEye2's last.pth, "state_dict",
+"model", "module", "ema") is unwrapped, so MindEye2's released checkpoints convert to the state dict
+`voxelformer train --init-from` reads:
+
+    python3 scripts/pth_to_safetensors.py train_logs/final_multisubject_subj01/last.pth ms_subj01.safetensors
+
+Files that pickle more than tensors (MindEye2's last.pth also holds its loss lists) are refused unless
+`--unsafe-pickle` is given, which runs the file's pickle code: only for a file you trust.
 Shared or non-contiguous tensors are copied, so the file holds plain tensors. Needs torch and safetensors.
 """
 import sys
@@ -14,12 +21,20 @@ from safetensors.torch import save_file
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit("usage: pth_to_safetensors.py IN.pth OUT.safetensors")
-    source, target = sys.argv[1], sys.argv[2]
+    args = [a for a in sys.argv[1:] if a != "--unsafe-pickle"]
+    unsafe = len(args) != len(sys.argv) - 1
+    if len(args) != 2:
+        sys.exit("usage: pth_to_safetensors.py [--unsafe-pickle] IN.pth OUT.safetensors")
+    source, target = args
     # weights_only refuses arbitrary pickled objects: only tensors and plain containers load.
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    for wrapper in ("state_dict", "model", "module", "ema"):
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=not unsafe)
+    except Exception as error:  # torch raises UnpicklingError (or RuntimeError) for non-tensor objects
+        if unsafe:
+            raise
+        sys.exit(f"{source}: holds more than tensors ({str(error).splitlines()[0]}); if you trust the file, "
+                 "rerun with --unsafe-pickle (it runs the file's pickle code)")
+    for wrapper in ("model_state_dict", "state_dict", "model", "module", "ema"):
         if isinstance(state, dict) and isinstance(state.get(wrapper), dict):
             state = state[wrapper]
             break
