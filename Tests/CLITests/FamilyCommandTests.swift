@@ -22,6 +22,13 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         #expect(a.stdout.contains("training mindeye2: "), "\(a.stdout)")
         #expect(try String(contentsOf: pre.appendingPathComponent("config.yaml"), encoding: .utf8).hasPrefix("family: mindeye2\n"))
 
+        // evaluate rebuilds the family from the checkpoint's config; the protocol is named in the report
+        let e = try CLI.run(["evaluate", "--checkpoint", pre.appendingPathComponent("checkpoint.safetensors").path,
+                             "--no-baseline", "--protocol", "output-averaged"], timeout: 120)
+        #expect(e.status == 0, "\(e.summary)")
+        #expect(e.stdout.contains("top-1 retrieval, output-averaged protocol, ties count 1/k"), "\(e.stdout)")
+        #expect(e.stdout.contains("subj01") && e.stdout.contains("subj02"))
+
         let fine = dir.appendingPathComponent("fine")
         let b = try CLI.run(["train", "--config", config, "--run-dir", fine.path, "--init-from",
                              pre.appendingPathComponent("checkpoint.safetensors").path, "data.train_subjects=[2]",
