@@ -2,13 +2,13 @@
 
 The Swift tools never unpickle: run this once, in your own Python, on a file you trust.
 
-    python3 scripts/pth_to_safetensors.py open_clip_pytorch_model.bin open_clip_bigG.safetensors
+    python3 scripts/convert_pth.py open_clip_pytorch_model.bin open_clip_bigG.safetensors
 
 A checkpoint whose tensors sit under one key ("model_state_dict" as MindEye2's last.pth, "state_dict",
 "model", "module", "ema") is unwrapped, so MindEye2's released checkpoints convert to the state dict
 `voxelformer train --init-from` reads:
 
-    python3 scripts/pth_to_safetensors.py train_logs/final_multisubject_subj01/last.pth ms_subj01.safetensors
+    python3 scripts/convert_pth.py train_logs/final_multisubject_subj01/last.pth ms_subj01.safetensors
 
 Files that pickle more than tensors (MindEye2's last.pth also holds its loss lists) are refused unless
 `--unsafe-pickle` is given, which runs the file's pickle code: only for a file you trust.
@@ -24,7 +24,7 @@ def main():
     args = [a for a in sys.argv[1:] if a != "--unsafe-pickle"]
     unsafe = len(args) != len(sys.argv) - 1
     if len(args) != 2:
-        sys.exit("usage: pth_to_safetensors.py [--unsafe-pickle] IN.pth OUT.safetensors")
+        sys.exit("usage: convert_pth.py [--unsafe-pickle] IN.pth OUT.safetensors")
     source, target = args
     # weights_only refuses arbitrary pickled objects: only tensors and plain containers load.
     try:
