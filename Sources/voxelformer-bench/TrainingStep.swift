@@ -53,6 +53,10 @@ enum TrainingStep {
             runs.append(isolated(s.name) { measure(s) })
             if s.prior == nil, let peer = TrainPeer.run(s) { peers.append(peer) }
         }
+        // a run that failed (its one `failed` row) or measured other rows cannot be combined into medians
+        if let bad = runs.first(where: { $0.map(\.metric) != runs[0].map(\.metric) || $0.contains { $0.metric.hasPrefix("failed") } }) {
+            return bad.contains { $0.metric.hasPrefix("failed") } ? bad : runs[0]
+        }
         let ours = runs[0].indices.map { i in
             BenchmarkRow(name: s.name, metric: runs[0][i].metric, value: median(runs.map { $0[i].value }), unit: runs[0][i].unit)
         }
