@@ -8,6 +8,8 @@ import Torch
 /// in 16 (x and mu of 8 channels), out 8, B 2, T 8, per-sample t; transformer blocks at [16, 24],
 /// conformer blocks at [16, 16], and three levels [16, 16, 16] with 2 transformer blocks per level and
 /// conformer middle blocks. Every parameter and batch-norm statistic is perturbed; evaluation mode.
+/// Measured relative errors: 2.7e-7 to 9.0e-7; padding changes the second sample's valid frames by
+/// 1.4 to 2.2 (outputs up to 5.5), so the masks are exercised.
 @Suite struct MatchaDecoderTests {
     static let configs = "flow_configs.json"
     static func cases() throws -> [String: Tensor] {
