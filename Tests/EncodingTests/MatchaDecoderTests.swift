@@ -87,6 +87,25 @@ import Torch
         #expect(bn.numBatchesTracked.itemInt() == 1)
     }
 
+    /// Training mode without dropout: the conformer's batch norm uses the batch's statistics (padded
+    /// frames included, as in PyTorch) and moves its running statistics; both against PyTorch.
+    @Test func conformerTrainingModeMatchesPyTorch() throws {
+        var config = try Fixture.decode(MatchaDecoderConfig.self, Self.configs, "conformer")
+        config.dropout = 0
+        let model = MatchaDecoder(inChannels: 16, outChannels: 8, config)
+        let cases = try Self.cases()
+        try model.load(stateDict: Fixture.weights(cases, prefix: "conformer.weights"))
+        model.train()
+        let out = Torch.noGrad {
+            model(cases["decoder.x"]!, mask: cases["mask.padded"]!, mu: cases["decoder.mu"]!, t: cases["decoder.t"]!)
+        }
+        expectClose(out, try #require(cases["conformer.train.output"]), "conformer decoder, training mode")
+        let bn = try #require(model.upBlocks[0].blocks[0] as? ConformerBlock).conv.net.batchNorm
+        expectClose(bn.runningMean, try #require(cases["conformer.train.running_mean"]), "running_mean after one batch")
+        expectClose(bn.runningVar, try #require(cases["conformer.train.running_var"]), "running_var after one batch")
+        #expect(bn.numBatchesTracked.itemInt() == 4)
+    }
+
     @Test func configurationMistakesNameTheKey() throws {
         func message(_ edit: (inout MatchaDecoderConfig) -> Void) -> String? {
             var config = MatchaDecoderConfig()

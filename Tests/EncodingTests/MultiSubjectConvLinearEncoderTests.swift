@@ -56,6 +56,22 @@ import Torch
         expectClose(out, try #require(cases["\(label).output"]), "encoder \(label)")
     }
 
+    /// Gradients of sum(output²) for the causal model, every parameter; the masked taps of each
+    /// DepthConv1d get exactly zero, as PyTorch's.
+    @Test func causalGradientsMatchPyTorch() throws {
+        let config = try Fixture.decode(ConvLinearEncoderConfig.self, Self.configs, "causal")
+        let model = MultiSubjectConvLinearEncoder(config)
+        let cases = try Fixture.tensors(Self.cases)
+        try model.load(stateDict: Fixture.weights(cases, prefix: "causal.weights"))
+        let features = try (0..<3).map { try #require(cases["features.\($0)"]) }
+        model(features).square().sum().backward()
+        for (name, p) in model.namedParameters() {
+            expectClose(try #require(p.grad, "\(name) has no gradient"), try #require(cases["causal.grad.\(name)"]), "gradient of \(name)")
+        }
+        let tapGrad = try #require(model.stateDict()["feat_embeds.1.conv.weight"]?.grad)
+        #expect(tapGrad.slice(2, start: 3).abs().max().item() == 0)
+    }
+
     /// The default configuration (5 streams D 3072, 1280, 2048, 5120, 1408; d 192; K 45; 4 subjects):
     /// Σ_i (192·D_i + 192 + 192·45 + 192) = 192·12,928 + 5·9,024 = 2,527,296 (the notes' bracket says
     /// 2,525,296, which does not add up to their total), shared decoder 193,000, 4 subject decoders 772,000.

@@ -6,7 +6,7 @@
 # Writes, beside this script:
 #   stage1_configs.json          the small models' configurations (our snake_case keys) and parameter counts
 #   stage1_cases.safetensors     DepthConv1d cases and, per configuration, weights ("<label>.weights.<name>"),
-#                                inputs and outputs
+#                                inputs and outputs, and the causal model's gradients ("causal.grad.<name>")
 #   pearson_cases.safetensors    episodes of two subjects, NumPy's per-parcel r and the mean
 import json
 import os
@@ -144,7 +144,12 @@ def stage1(gen):
         with torch.no_grad():
             cases[f"{label}.output"] = model(feats)
         for name, tensor in model.state_dict().items():
-            cases[f"{label}.weights.{name}"] = tensor
+            cases[f"{label}.weights.{name}"] = tensor.clone()
+        if label == "causal":
+            # gradients of sum(output²): the causal mask must also stop the masked taps' gradients
+            (model(feats) ** 2).sum().backward()
+            for name, p in model.named_parameters():
+                cases[f"{label}.grad.{name}"] = p.grad.clone()
         configs[label] = cfg
         configs[label + ".names"] = [name for name, _ in model.named_parameters()]
         configs[label + ".parameter_count"] = sum(p.numel() for p in model.parameters())

@@ -7,7 +7,8 @@
 # Writes, beside this script:
 #   flow_configs.json         configurations (our snake_case keys), parameter names and counts
 #   flow_decoder_cases.safetensors, flow_cfm_cases.safetensors
-#                             per case: weights ("<label>.weights.<name>"), inputs and outputs
+#                             per case: weights ("<label>.weights.<name>"), inputs and outputs; the
+#                             conformer in training mode; gradients of the CFM loss ("cfm.grad.<name>")
 import json
 import math
 import os
@@ -333,7 +334,17 @@ def main():
             for m in ("full", "padded"):
                 cases[f"{label}.{m}.output"] = model(x, cases[f"mask.{m}"], mu, t)
         for name, tensor in model.state_dict().items():
-            cases[f"{label}.weights.{name}"] = tensor
+            cases[f"{label}.weights.{name}"] = tensor.clone()
+        if label == "conformer":
+            # training mode without dropout: batch norm on the batch's statistics, running ones updated
+            for module in model.modules():
+                if isinstance(module, nn.Dropout):
+                    module.p = 0.0
+            model.train()
+            with torch.no_grad():
+                cases["conformer.train.output"] = model(x, padded, mu, t)
+            cases["conformer.train.running_mean"] = model.up_blocks[0][1][0].conv.net[5].running_mean.clone()
+            cases["conformer.train.running_var"] = model.up_blocks[0][1][0].conv.net[5].running_var.clone()
         configs[label] = cfg
         configs[label + ".names"] = [name for name, _ in model.named_parameters()]
         configs[label + ".buffers"] = [name for name, _ in model.named_buffers()]
@@ -358,7 +369,12 @@ def main():
         cases["cfm.sample.full"] = cfm.sample(mu_v, mask, z0, 25)
         cases["cfm.sample.steps3"] = cfm.sample(mu_v, padded, z0, 3)
     for name, tensor in cfm.state_dict().items():
-        cases[f"cfm.weights.{name}"] = tensor
+        cases[f"cfm.weights.{name}"] = tensor.clone()
+    # gradients of the denoised-form total loss (evaluation mode: no dropout), every parameter
+    cfm.aux = "denoised"
+    cfm.loss(x1, mu_v, mask, tt, z)[2].backward()
+    for name, p in cfm.named_parameters():
+        cases[f"cfm.grad.{name}"] = p.grad.clone()
     configs["cfm"] = flow
     configs["cfm.parameter_count"] = sum(p.numel() for p in cfm.parameters())
 
