@@ -65,6 +65,19 @@ func fmriFormula(subject: Int, index: Int, rows: Int, movie: Bool = false, parce
             == "\(absent.path): no such file (expected an HDF5 file)")
     }
 
+    @Test func aFileWithAnUnparsableKeyIsNamedWithTheKey() throws {
+        let folder = try temporaryFolder("algonauts-key")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("sub-01.h5")
+        let w = try HDF5Writer(creating: url)
+        try w.write("ses-001_task-s01e01a", Tensor.zeros([3, 4]))
+        try w.write("ses-001_task_s01e01b", Tensor.zeros([3, 4]))
+        try w.close()
+        #expect(dataErrorMessage { _ = try AlgonautsFMRIFile(url, subject: 1, series: .friends) }
+            == "\(url.path): key 'ses-001_task_s01e01b': entity 'task' has no '-' "
+            + "(expected keys like ses-003_task-s01e01a or ses-012_task-figures01_run-2)")
+    }
+
     @Test func mapsShardStemsToTasksAndReadsLayers() throws {
         let expected = try algonautsExpected()["features"] as! [String: Any]
         let shards = try AlgonautsFeatureShards(layout: algonautsLayout, model: "m1", series: .friends)

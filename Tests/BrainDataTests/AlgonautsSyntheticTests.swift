@@ -87,7 +87,7 @@ private func pearson(_ a: [Double], _ b: [Double]) -> Double {
         #expect(abs(ceiling.score - 1) < 1e-6)
     }
 
-    @Test func hrfPeaksFourTRsIn() {
+    @Test func hrfPeaksAtItsFourthTap() {
         let h = SyntheticAlgonauts.doubleGammaHRF(taps: 12)
         // SPM's double gamma peaks near 5 s: tap 3 (4.47 s) is the largest; the undershoot is negative.
         #expect(h.indices.max { h[$0] < h[$1] } == 3)
