@@ -52,7 +52,7 @@ public struct SyntheticAlgonautsConfig: Codable, Sendable, Equatable {
     /// HRF taps, in TRs (the kernel is a double gamma sampled every 1.49 s).
     public var hrfLength = 12
     /// Standard deviation of the additive noise. The noiseless response's is about 0.7, so the default
-    /// release's ceiling is about 0.57 (0.76 at noise 0.6).
+    /// release's ceiling is 0.588 at seed 0 (0.761 at noise 0.6).
     public var noiseStd = 1.0
     /// Runs that subjects lack (named after the release's: sub-02 lacks s05e20a, sub-05 lacks s04e01a/b).
     public var missing = [MissingRun(subject: 2, task: "s05e02a"), MissingRun(subject: 5, task: "s04e01a"),
