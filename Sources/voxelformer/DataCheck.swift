@@ -25,9 +25,14 @@ struct DataCheck: ParsableCommand {
 
     @Option(help: "A config whose model.clip_seq_dim x model.clip_emb_dim the targets must have (a synthetic root's synthetic_info.json gives them otherwise).")
     var config: String?
+    @Flag(help: "The root is an Algonauts 2025 release (fmri/sub-0X/func/…_bold.h5) or a synthetic one.")
+    var algonauts = false
+    @Option(help: "Algonauts: the root of the feature shards <model>/friends/s1/friends_s01e01a.h5 (default ROOT/features).")
+    var features: String?
 
     func run() throws {
         Torch.initialise()
+        if algonauts { return try checkAlgonauts() }
         let expected = try config.map { path -> (shape: [Int], source: String) in
             let model = try VoxelFormerConfig.load(path: path).model
             return ([model.clipSeqDim, model.clipEmbDim], "model.clip_seq_dim x model.clip_emb_dim of \(path)")

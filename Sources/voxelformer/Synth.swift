@@ -51,9 +51,12 @@ struct Synth: ParsableCommand {
     var tokenDim = SyntheticNSDConfig().tokenDim
     @Flag(help: "Write even into a non-empty folder that holds no earlier synthetic dataset.")
     var force = false
+    @Option(help: "Write a synthetic Algonauts 2025 release instead (default or tiny; --seed applies; docs/encoding-data.md).")
+    var algonauts: String?
 
     func run() throws {
         Torch.initialise()
+        if let algonauts { return try writeAlgonauts(algonauts) }
         var config = SyntheticNSDConfig()
         config.preset = preset
         config.seed = seed
