@@ -1,17 +1,15 @@
-# Fixtures for EncodingTests, stage 1 and the metric: our own PyTorch version of MedARC's
-# MultiSubjectConvLinearEncoder (DepthConv1d, LinearConv, streams summed, shared + subject decoders) and of
-# its pearsonr_score, written from /work/shared/ref/encoding-flow-matching.md (A2, A3) with MedARC's
+# Fixtures for EncodingTests, stage 1: our own PyTorch version of MedARC's
+# MultiSubjectConvLinearEncoder (DepthConv1d, LinearConv, streams summed, shared + subject decoders),
+# written from /work/shared/ref/encoding-flow-matching.md (A2, A3) with MedARC's
 # state-dict names. Run from the repository root (deterministic: every draw is seeded):
 #   PYTHONPATH=/work/main/.libtorch/pkg python3 Tests/EncodingTests/Fixtures/generate_encoding.py
 # Writes, beside this script:
 #   stage1_configs.json          the small models' configurations (our snake_case keys) and parameter counts
 #   stage1_cases.safetensors     DepthConv1d cases and, per configuration, weights ("<label>.weights.<name>"),
 #                                inputs and outputs, and the causal model's gradients ("causal.grad.<name>")
-#   pearson_cases.safetensors    episodes of two subjects, NumPy's per-parcel r and the mean
 import json
 import os
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -162,36 +160,6 @@ def stage1(gen):
     return cases, configs
 
 
-def pearsonr_score(y_true, y_pred, eps=1e-7):
-    # (T, V) each -> (V,), in float64 as NumPy computes it
-    yt = y_true - y_true.mean(0)
-    yt = yt / (np.linalg.norm(yt, axis=0) + eps)
-    yp = y_pred - y_pred.mean(0)
-    yp = yp / (np.linalg.norm(yp, axis=0) + eps)
-    return (yt * yp).sum(0)
-
-
-def pearson(gen):
-    cases = {}
-    v, lengths = 6, [13, 21]
-    means = []
-    for s in range(2):
-        trues, preds = [], []
-        for e, length in enumerate(lengths):
-            y = torch.randn(length, v, generator=gen)
-            y[:, 5] = 0.25  # a constant parcel: r is 0, not NaN, thanks to eps
-            yhat = 0.6 * y + torch.randn(length, v, generator=gen) + 3.0 * e  # per-episode offsets
-            cases[f"subject{s}.episode{e}.true"] = y
-            cases[f"subject{s}.episode{e}.pred"] = yhat
-            trues.append(y.double().numpy())
-            preds.append(yhat.double().numpy())
-        r = pearsonr_score(np.concatenate(trues), np.concatenate(preds))
-        cases[f"subject{s}.r"] = torch.from_numpy(r)
-        means.append(r.mean())
-    cases["mean_r"] = torch.tensor(float(np.mean(means)), dtype=torch.float64)
-    return cases
-
-
 def main():
     gen = torch.Generator().manual_seed(20251)
     torch.manual_seed(20251)
@@ -199,7 +167,6 @@ def main():
     save_file({k: v.contiguous() for k, v in cases.items()}, os.path.join(HERE, "stage1_cases.safetensors"))
     with open(os.path.join(HERE, "stage1_configs.json"), "w") as f:
         json.dump(configs, f, indent=1)
-    save_file({k: v.contiguous() for k, v in pearson(gen).items()}, os.path.join(HERE, "pearson_cases.safetensors"))
 
 
 if __name__ == "__main__":
