@@ -102,7 +102,7 @@ public final class BrainXFamily: TrainableFamily {
     /// The tokenizer index of each subject: its position in `model.subjects`.
     let subjectIndex: [Int: Int]
 
-    public init(config: BrainXRunConfig, data: TrainingData) throws {
+    public convenience init(config: BrainXRunConfig, data: TrainingData) throws {
         var config = config
         let subjects = config.subjects
         let counts = try subjects.map { try data.coordinates(subject: $0).size(0) }
@@ -113,11 +113,21 @@ public final class BrainXFamily: TrainableFamily {
                 + "in \(config.data.root) (\(counts)); set model.num_voxels=\(counts), or [] to take them from the data")
         }
         config.model.subjects = subjects
+        try self.init(trained: config)
+    }
+
+    /// The family of a trained run's config (a checkpoint's, whose `model.subjects` and `model.num_voxels`
+    /// are filled in): no data needed.
+    public init(trained config: BrainXRunConfig) throws {
+        guard !config.model.subjects.isEmpty, !config.model.numVoxels.isEmpty else {
+            throw ConfigError("model.subjects and model.num_voxels: a trained run's config lists them; got \(config.model.subjects) "
+                + "and \(config.model.numVoxels)")
+        }
         try config.validate()
         self.config = config
         model = try makeBrainX(config.model)
         evaluator = Evaluator(config: config.eval)
-        subjectIndex = Dictionary(uniqueKeysWithValues: subjects.enumerated().map { ($0.element, $0.offset) })
+        subjectIndex = Dictionary(uniqueKeysWithValues: config.model.subjects.enumerated().map { ($0.element, $0.offset) })
     }
 
     public static func targetShape(_ config: BrainXRunConfig) -> [Int] { [config.model.numLatents, config.model.outDim] }
@@ -213,5 +223,40 @@ public final class BrainXFamily: TrainableFamily {
             + (config.model.freezePerceiver ? " (frozen)" : "") + "; fresh: \(fresh) tokenizer tensors; ignored: "
             + (ignored.isEmpty ? "none" : "\(ignored.count) other tensors (\(ignored.prefix(3).joined(separator: ", "))"
                 + "\(ignored.count > 3 ? ", ..." : ""))")
+    }
+}
+
+extension BrainXFamily {
+    /// The trained model of a training checkpoint (its embedded config, with `overrides` such as data.root),
+    /// in evaluation mode: what `voxelformer brainx embed` runs.
+    public static func load(checkpoint url: URL, overrides: [String] = []) throws -> BrainXFamily {
+        let c = try Checkpoint.read(url)
+        let config = try BrainXRunConfig.parse(yaml: c.configYAML, source: "\(url.path) (its embedded config)",
+                                               overrides: overrides)
+        let family = try BrainXFamily(trained: config)
+        try family.modules.load(stateDict: c.model)
+        try family.requireFiniteWeights(in: url.path)
+        family.train(false)
+        return family
+    }
+
+    /// Predicted tokens (N, num_latents, out_dim) of `subject`'s test trials, `batchSize` trials a forward;
+    /// with `averageRepeats`, of each test image's repeats averaged first (UMBRAE's inference input) and
+    /// one row per image. Returns the image id of each row.
+    public func testTokens(data: TrainingData, subject: Int, batchSize: Int, averageRepeats: Bool) throws
+        -> (tokens: Tensor, imageIDs: [Int])
+    {
+        let test = try data.testSet(subject: subject)
+        var voxels = test.voxels.reshape(test.voxels.size(0), -1), ids = test.imageIDs
+        if averageRepeats {
+            voxels = Evaluator.averageRepeats(brain: voxels, targets: voxels, imageIDs: ids).0
+            var seen = Set<Int>()
+            ids = ids.filter { seen.insert($0).inserted }
+        }
+        let n = voxels.size(0)
+        let tokens = try Torch.noGrad {
+            try Tensor.cat(stride(from: 0, to: n, by: batchSize).map { try predict(voxels[$0..<min($0 + batchSize, n)], subject: subject) })
+        }
+        return (tokens, ids)
     }
 }

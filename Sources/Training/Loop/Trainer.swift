@@ -202,6 +202,7 @@ public final class Trainer<Family: ModelFamily> {
             out["image_retrieval"] = avg.imageRetrieval
             out["brain_retrieval"] = avg.brainRetrieval
             out["cosine"] = avg.cosine
+            if let mse = avg.mse { out["mse"] = mse }
         }
         if let avg = report.prior?.average {
             out["prior_image_retrieval"] = avg.imageRetrieval
