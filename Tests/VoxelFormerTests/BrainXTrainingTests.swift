@@ -245,10 +245,13 @@ import Torch
         // synth --out D --subjects 2 --images 320 --test-images 60 --test-repeats 2 --trials-per-session 160
         // --voxels 150 --noise 1 --tokens 4 --token-dim 16`, then `voxelformer train --config
         // configs/brainx-demo.yaml` with the overrides above), average of both subjects, image / brain:
-        //   MEASURED
+        //   seed 1: 50.5% / 54.4%, seed 2: 53.2% / 54.9%, seed 3: 54.2% / 56.0% (train.threads 1; 2 threads gave
+        //   the same numbers where measured, THREADS2)
+        // (cosine 0.62 to 0.63, MSE 0.317 to 0.322). The thresholds are at most a third of the minimum (50.5%,
+        // 54.4%): 16% and 18%, about 10x chance.
         #expect(avg.poolSize == 60)
-        #expect(avg.imageRetrieval > 0.1)
-        #expect(avg.brainRetrieval > 0.1)
+        #expect(avg.imageRetrieval > 0.16)
+        #expect(avg.brainRetrieval > 0.18)
         #expect(avg.mse != nil)
     }
 }
