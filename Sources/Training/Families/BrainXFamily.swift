@@ -84,10 +84,6 @@ public struct BrainXRunConfig: RunConfiguration {
             throw ConfigError("subjects_per_epoch: must be between 0 (one subject per batch) and the \(data.trainSubjects.count) "
                 + "train subjects, got \(subjectsPerEpoch)")
         }
-        if model.freezePerceiver && train.initFrom == nil {
-            throw ConfigError("model.freeze_perceiver: freezes the perceiver transferred by train.init_from, which is not set "
-                + "(train --init-from a cross-subject run)")
-        }
     }
 }
 
@@ -113,6 +109,11 @@ public final class BrainXFamily: TrainableFamily {
                 + "in \(config.data.root) (\(counts)); set model.num_voxels=\(counts), or [] to take them from the data")
         }
         config.model.subjects = subjects
+        // checked here, not in validate(): `train --init-from` sets train.init_from after the config is loaded
+        if config.model.freezePerceiver && config.train.initFrom == nil {
+            throw ConfigError("model.freeze_perceiver: freezes the perceiver transferred by train.init_from, which is not set "
+                + "(train --init-from a cross-subject run)")
+        }
         try self.init(trained: config)
     }
 
