@@ -135,9 +135,6 @@ public final class BrainXFamily: TrainableFamily {
 
     public var subjectsPerEpoch: Int { min(config.subjectsPerEpoch, config.data.trainSubjects.count) }
 
-    /// UMBRAE's `OneCycleLR(..., final_div_factor=1000)`.
-    public var oneCycleFinalDivFactor: Double { 1000 }
-
     /// UMBRAE's groups: weight decay except on parameters whose name contains `bias` (its `LayerNorm.weight`
     /// entry matches no name here, so LayerNorm gains, latents and subject tokens are decayed). A frozen
     /// perceiver's parameters are in no group.

@@ -28,14 +28,11 @@ public protocol ModelFamily: AnyObject {
     /// k > 0: each epoch draws k training subjects and every batch holds `batch_size` trials of each
     /// (UMBRAE's cross-subject training, `NSDBatch.others`); 0: per subject or mixed.
     var subjectsPerEpoch: Int { get }
-    /// OneCycle's final_div_factor: the last lr is max_lr / 25 / this (torch's default 1e4; UMBRAE's 1000).
-    var oneCycleFinalDivFactor: Double { get }
 }
 
 extension ModelFamily {
     public var mixedSubjectBatches: Bool { false }
     public var subjectsPerEpoch: Int { 0 }
-    public var oneCycleFinalDivFactor: Double { 1e4 }
 }
 
 /// A family the CLI can train from a config file: `TrainingRun<Family>` builds it from its config, and a
