@@ -9,6 +9,9 @@ Tests/VoxelFormerTests/Fixtures/generate_fixtures.py, with the training-mode par
 leaves out); not the reference's code. The model config is the same JSON the Swift side uses (snake_case
 `model:` keys of configs/*.yaml), the inputs are random with the same shapes: voxels (B, 1, V), coordinates
 drawn in the 81x104x83 grid, targets (B, Q, E). --bf16 runs the forward under torch.autocast("cpu", bf16).
+--prior JSON (PriorConfig's snake_case keys) adds MindEye2's diffusion prior as the fixture generator
+Tests/VoxelFormerTests/Fixtures/generate_prior.py builds it: loss = SoftCLIP + 30 * the prior's MSE on the
+model's backbone output, the prior's parameters in the same AdamW groups, clipping on the brain model only.
 
 Prints one JSON object: step_seconds (every timed step), median_seconds, rss_built_mib (VmRSS before the
 first step), peak_rss_mib (VmHWM), threads, torch.
@@ -20,6 +23,9 @@ import json
 import math
 import statistics
 import time
+
+import os
+import sys
 
 import torch
 import torch.nn as nn
@@ -161,6 +167,17 @@ def soft_clip(p, t, temperature):
             + (-(targets * logits.T.log_softmax(-1)).sum(-1)).mean()) / 2
 
 
+def build_prior(keys):
+    """PriorConfig's defaults (Sources/VoxelFormer/Config/PriorConfig.swift) with `keys` over them."""
+    c = {"dim": 1664, "depth": 6, "dim_head": 52, "heads": 32, "timesteps": 100, "num_tokens": 256,
+         "cond_drop_prob": 0.2, **keys}
+    fixtures = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "VoxelFormerTests", "Fixtures")
+    sys.path.insert(0, fixtures)
+    from generate_prior import Prior, PriorNet  # the PyTorch prior the Swift prior is tested against
+    net = PriorNet(c["dim"], c["depth"], c["dim_head"], c["heads"], c["num_tokens"])
+    return Prior(net, timesteps=c["timesteps"], cond_drop_prob=c["cond_drop_prob"]).train()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="{}", help="JSON of model: keys overriding the paper's widths")
@@ -169,12 +186,15 @@ def main():
     parser.add_argument("--bf16", action="store_true")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--timed", type=int, default=3)
+    parser.add_argument("--prior", help="JSON of PriorConfig keys: train the diffusion prior jointly")
     args = parser.parse_args()
     cfg = dict(DEFAULTS, **json.loads(args.model))
     torch.manual_seed(0)
     model = Model(cfg).train()
-    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "norm" in n.lower()]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "norm" in n.lower())]
+    prior = build_prior(json.loads(args.prior)) if args.prior else None
+    named = list(model.named_parameters()) + (list(prior.named_parameters(prefix="diffusion_prior")) if prior else [])
+    no_decay = [p for n, p in named if n.endswith("bias") or "norm" in n.lower()]
+    decay = [p for n, p in named if not (n.endswith("bias") or "norm" in n.lower())]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-2}, {"params": no_decay, "weight_decay": 0.0}],
                                   lr=5e-5)
     b = args.batch
@@ -186,10 +206,13 @@ def main():
     for step in range(args.warmup + args.timed):
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-            _, clip_voxels = model(voxels, coords)
+            backbone, clip_voxels = model(voxels, coords)
+            prior_loss = prior.loss(backbone, targets.to(backbone.dtype)).float() if prior else None
         p = F.normalize(clip_voxels.reshape(b, -1).float(), dim=1)
         t = F.normalize(targets.reshape(b, -1), dim=1)
         loss = soft_clip(p, t, 0.004)
+        if prior_loss is not None:
+            loss = loss + 30 * prior_loss
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()

@@ -63,3 +63,15 @@ public struct MindEye2Config: Codable, Equatable, Sendable {
         }
     }
 }
+
+extension MindEye2Config {
+    /// Parameter counts from the shapes alone, without allocating the model (4096-wide MindEye2 holds ~2 B):
+    /// each subject's ridge Linear(V, h), and the backbone: n blocks of LayerNorm(h) + 2 Linear(h, h), n
+    /// token-mixing blocks of LayerNorm(1) + 2 Linear(1, 1), backbone_linear Linear(h, Q·E) and clip_proj's
+    /// 3 × (LayerNorm(E) + Linear(E, E)). Tests compare them with the built modules.
+    public var parameterCounts: (ridge: [Int], backbone: Int) {
+        let h = hiddenDim, e = clipEmbDim, out = clipSeqDim * clipEmbDim
+        let blocks = nBlocks * (2 * h + 2 * (h * h + h)) + nBlocks * 6
+        return (numVoxels.map { $0 * h + h }, blocks + (h * out + out) + 3 * (2 * e + e * e + e))
+    }
+}

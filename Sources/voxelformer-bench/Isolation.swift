@@ -8,7 +8,9 @@ let isolationVariable = "VOXELFORMER_BENCH_ISOLATED"
 /// The benchmark this process was started to run alone, if any.
 let isolatedName = ProcessInfo.processInfo.environment[isolationVariable]
 
-/// `measure()` in a fresh process (or here, when this process is that fresh process).
+/// `measure()` in a fresh process (or here, when this process is that fresh process). A child that cannot
+/// start, fails or prints something unreadable gives one `failed` row (its stderr is the bench's): the rest
+/// of the table is still measured and printed.
 func isolated(_ name: String, _ measure: () -> [BenchmarkRow]) -> [BenchmarkRow] {
     if isolatedName == name { return measure() }
     let child = Process()
@@ -17,13 +19,22 @@ func isolated(_ name: String, _ measure: () -> [BenchmarkRow]) -> [BenchmarkRow]
     child.environment = ProcessInfo.processInfo.environment.merging([isolationVariable: name]) { $1 }
     let pipe = Pipe()
     child.standardOutput = pipe
-    do { try child.run() } catch { fatalError("\(name): cannot start a child process: \(error)") }
+    func failed(_ why: String) -> [BenchmarkRow] {
+        note("\(name): \(why)")
+        return [BenchmarkRow(name: name, metric: "failed: \(why)", value: .nan, unit: "")]
+    }
+    do { try child.run() } catch { return failed("cannot start a child process: \(error)") }
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     child.waitUntilExit()
     guard child.terminationStatus == 0 else {
-        fatalError("\(name): the child process exited with status \(child.terminationStatus)")
+        return failed("the child process exited with status \(child.terminationStatus) (its messages are above)")
     }
-    return String(decoding: output, as: UTF8.self).split(separator: "\n").map { parseRow(String($0)) }
+    let lines = String(decoding: output, as: UTF8.self).split(separator: "\n").map(String.init)
+    let rows = lines.compactMap(parseRow)
+    guard rows.count == lines.count, !rows.isEmpty else {
+        return failed("unreadable rows from the child process: \(lines.first { parseRow($0) == nil } ?? "(none)")")
+    }
+    return rows
 }
 
 /// One row as the child prints it: name, metric, value, unit, reference ("" when none), tab-separated.
@@ -31,9 +42,9 @@ func serialise(_ row: BenchmarkRow) -> String {
     [row.name, row.metric, "\(row.value)", row.unit, row.reference.map { "\($0)" } ?? ""].joined(separator: "\t")
 }
 
-func parseRow(_ line: String) -> BenchmarkRow {
+func parseRow(_ line: String) -> BenchmarkRow? {
     let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-    guard f.count == 5, let value = Double(f[2]) else { fatalError("unreadable row from a child process: \(line)") }
+    guard f.count == 5, let value = Double(f[2]) else { return nil }
     return BenchmarkRow(name: f[0], metric: f[1], value: value, unit: f[3], reference: Double(f[4]))
 }
 

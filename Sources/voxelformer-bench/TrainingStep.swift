@@ -49,9 +49,13 @@ enum TrainingStep {
     static func run(_ s: Setup) -> [BenchmarkRow] {
         if isolatedName == s.name { return measure(s) }  // the child
         var runs: [[BenchmarkRow]] = [], peers: [TrainPeer.Measurement] = []
-        for _ in 0..<(s.prior == nil ? benchPairs : 1) {  // the peer has no prior
+        for _ in 0..<benchPairs {
             runs.append(isolated(s.name) { measure(s) })
-            if s.prior == nil, let peer = TrainPeer.run(s) { peers.append(peer) }
+            if let peer = TrainPeer.run(s) { peers.append(peer) }
+        }
+        // a run that failed (its one `failed` row) or measured other rows cannot be combined into medians
+        if let bad = runs.first(where: { $0.map(\.metric) != runs[0].map(\.metric) || $0.contains { $0.metric.hasPrefix("failed") } }) {
+            return bad.contains { $0.metric.hasPrefix("failed") } ? bad : runs[0]
         }
         let ours = runs[0].indices.map { i in
             BenchmarkRow(name: s.name, metric: runs[0][i].metric, value: median(runs.map { $0[i].value }), unit: runs[0][i].unit)
@@ -167,8 +171,11 @@ enum TrainPeer {
     static func run(_ s: TrainingStep.Setup) -> Measurement? {
         let model: String
         do { model = String(decoding: try JSONEncoder().encode(s.model), as: UTF8.self) } catch { fatalError("\(error)") }
-        let arguments = ["--model", model, "--voxels", "\(s.voxels)", "--batch", "\(s.batch)", "--warmup", "\(s.warmup)",
+        var arguments = ["--model", model, "--voxels", "\(s.voxels)", "--batch", "\(s.batch)", "--warmup", "\(s.warmup)",
                          "--timed", "\(s.timed)"] + (s.bf16 ? ["--bf16"] : [])
+        if let prior = s.prior {
+            do { arguments += ["--prior", String(decoding: try JSONEncoder().encode(prior), as: UTF8.self)] } catch { fatalError("\(error)") }
+        }
         let result = PythonPeer.measure(Measurement.self, script: script, arguments: arguments, row: s.name)
         if let result {
             note(String(format: "%@: PyTorch %.3f s per step on %d threads", s.name, result.median_seconds, result.threads))

@@ -78,6 +78,8 @@ do {
     try FileManager.default.createDirectory(at: json.deletingLastPathComponent(), withIntermediateDirectories: true)
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    // a failed row's value (and ratios made from it) is NaN: JSON has no NaN, so it is written as "nan"
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
     try encoder.encode(rows).write(to: json)
     note("rows written to \(json.path)")
 } catch {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Torch
 import Training
+import MindEye2
 import VoxelFormer
 
 struct Evaluate: ParsableCommand {
@@ -80,6 +81,8 @@ struct Evaluate: ParsableCommand {
                                                       brainName: brain, targetsName: targets)
             }
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
+        } else if let checkpoint, try Self.family(checkpoint: checkpoint, config: config) == MindEye2Family.self {
+            report = try evaluateMindEye2(checkpoint: checkpoint, overrides: extra)
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
             try Evaluator.requireFiniteWeights(model: loaded.model, prior: loaded.prior, in: checkpoint)
@@ -95,6 +98,50 @@ struct Evaluate: ParsableCommand {
         }
         print(report.table())
         if let json { try report.json().write(toFile: json, atomically: true, encoding: .utf8) }
+    }
+
+    /// The family of a training checkpoint's embedded config, else of `--config` (VoxelFormer by default).
+    static func family(checkpoint: String, config: String?) throws -> any TrainableFamily.Type {
+        let url = URL(fileURLWithPath: checkpoint)
+        if let meta = try? Safetensors.readMetadata(url), meta["format"] == Checkpoint.format, let yaml = meta["config"] {
+            let source = "\(checkpoint) (its embedded config)"
+            return try Families.named(RunConfigFamily.name(yaml: yaml, source: source), source: source)
+        }
+        return try Families.of(config: config, resumingIn: nil)
+    }
+
+    /// A MindEye2 run's checkpoint (or a state dict with a mindeye2 --config): its family rebuilt from the
+    /// config, the weights loaded strictly, the test subjects scored, and the ridge baseline beside them.
+    func evaluateMindEye2(checkpoint: String, overrides: [String]) throws -> EvaluationReport {
+        let url = URL(fileURLWithPath: checkpoint)
+        try requireRegularFile(url, what: "a checkpoint or a safetensors state dict")
+        var weights = try Safetensors.read(url)
+        let cfg: MindEye2RunConfig
+        if try Safetensors.readMetadata(url)["format"] == Checkpoint.format {
+            cfg = try MindEye2RunConfig.parse(yaml: try Checkpoint.configYAML(url), source: "\(checkpoint) (its embedded config)",
+                                              overrides: overrides)
+            weights = Dictionary(uniqueKeysWithValues: weights.compactMap { k, v in k.hasPrefix("model.") ? (String(k.dropFirst(6)), v) : nil })
+        } else {
+            cfg = try MindEye2RunConfig.load(path: config, overrides: overrides)
+        }
+        let data = try NSDTrainingData(config: cfg.data, targetShape: MindEye2Family.targetShape(cfg))
+        // the prior is left out unless the weights hold one: scoring needs the brain model only
+        var build = cfg
+        build.train.usePrior = weights.keys.contains { $0.hasPrefix("diffusion_prior.") }
+        let family = try MindEye2Family(config: build, data: data)
+        do { try family.modules.load(stateDict: weights) } catch let error as Module.LoadError {
+            throw CommandFailure(description: WeightsMismatch.describe(error, file: checkpoint, prefix: "", config: nil))
+        }
+        try family.requireFiniteWeights(in: checkpoint)
+        let progress = EvaluationProgressPrinter()
+        var report = try family.evaluate(data: data, config: cfg.eval, progress: progress.update)
+        if !noBaseline {
+            var evaluator = Evaluator(config: cfg.eval)
+            evaluator.onProgress = progress.update
+            try evaluator.addBaseline(RidgeBaseline(), to: &report, data: data)
+        }
+        progress.finish()
+        return report
     }
 
     /// Saved embeddings must be (N, tokens, dim) or (N, dim); with a config, of its model's widths.

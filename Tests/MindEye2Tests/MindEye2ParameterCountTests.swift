@@ -15,6 +15,8 @@ import Torch
         #expect(b.backboneLinear.parameterCount == 2_080)         // 64·32 + 32
         #expect(b.clipProj.parameterCount == 264)                 // 3 · (2·8 + 8·8 + 8)
         #expect(model.parameterCount == 42_048)
+        let counts = try Fixture.config("reference").parameterCounts
+        #expect(counts.ridge == [2_432, 3_456] && counts.backbone == b.parameterCount)
     }
 
     /// MindEye2 at hidden 1024 for subject 1 (15,724 voxels), no low-level submodule: the counts the
@@ -33,5 +35,6 @@ import Torch
         #expect(b.clipProj.parameterCount == 8_321_664)          // 3 · (2·1664 + 1664² + 1664)
         #expect(b.parameterCount == 453_360_280)
         #expect(model.parameterCount == 469_462_680)
+        #expect(config.parameterCounts.ridge == [16_102_400] && config.parameterCounts.backbone == 453_360_280)
     }
 }

@@ -71,4 +71,18 @@ import Testing
         #expect(read.scalars["train/epoch_loss"]?.map(\.1) == [1])
         try logger.close()
     }
+
+    /// A resume within the same second as the run it continues: the second part gets its own file.
+    @Test func twoPartsStartedInOneSecondWriteTwoFiles() throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let first = try TensorBoardLogger(directory: directory), second = try TensorBoardLogger(directory: directory)
+        #expect(first.fileURL != second.fileURL)
+        if first.fileURL.lastPathComponent.dropLast(2) == second.fileURL.lastPathComponent.dropLast(2) {
+            #expect(second.fileURL.lastPathComponent == first.fileURL.lastPathComponent + ".1")
+        }
+        try first.close()
+        try second.close()
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path).count == 2)
+    }
 }

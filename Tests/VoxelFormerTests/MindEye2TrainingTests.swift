@@ -114,6 +114,9 @@ import Torch
         try resumed.run()
         #expect(losses.count == 24)
         #expect(resumedLosses == losses)
+        // the spec's OneCycle: the last step runs at max_lr / div_factor 25 / final_div_factor 1000
+        let lastLR = MetricsLog.read(straight.metricsURL).last { $0["loss"] != nil }?["lr"]
+        #expect(lastLR.map { abs($0 - c.train.maxLR / 25_000) < 1e-15 } == true, "\(lastLR ?? -1)")
         let a = straight.family.modules.stateDict(), b = resumed.family.modules.stateDict()
         #expect(a.keys.sorted() == b.keys.sorted())
         #expect(a.allSatisfy { $0.value.bytes() == b[$0.key]!.bytes() })
@@ -145,6 +148,51 @@ import Torch
         c.model.hiddenDim = 16
         let narrow = try MindEye2Family(config: c, data: InMemoryData(subjects: [3], voxels: 30))
         #expect(throws: Module.LoadError.self) { _ = try narrow.initialise(from: weights, source: "P") }
+    }
+
+    /// One seeded 2-subject batch of 3 trials each through the fixture model (weights of
+    /// Tests/MindEye2Tests/Fixtures), with given MixCo draws: the losses equal PyTorch's
+    /// (Fixtures/generate_mindeye2_step.py re-implements the reference's mixco_nce and soft_clip_loss).
+    @Test func theStepsLossesMatchPyTorch() throws {
+        let fixtures = repository.appendingPathComponent("Tests/VoxelFormerTests/Fixtures")
+        let f = try Safetensors.read(fixtures.appendingPathComponent("mindeye2_step.safetensors"))
+        let weights = try Safetensors.read(repository.appendingPathComponent("Tests/MindEye2Tests/Fixtures/mindeye2_weights.safetensors"))
+        var c = MindEye2RunConfig()
+        c.model.hiddenDim = 64
+        (c.model.clipSeqDim, c.model.clipEmbDim, c.model.numVoxels) = (4, 8, [37, 53])
+        (c.data.trainSubjects, c.data.testSubjects) = ([1, 2], [1, 2])
+        c.train.usePrior = false
+        c.train.epochs = 6  // BiMixCo for int(0.33 * 6) = 1 epoch; SoftCLIP from epoch 1 at tau 0.004
+        let family = try MindEye2Family(config: c, data: VoxelCounts([1: 37, 2: 53]))
+        try family.model.load(stateDict: weights)
+        family.train(false)  // dropout off, as the fixture computes it
+        let targets = f["targets"]!
+        let parts = (0..<2).map { i in
+            NSDBatch(subject: i + 1, voxels: f["subject\(i).voxels"]!, targets: targets[(3 * i)..<(3 * i + 3)],
+                     images: [], rows: [])
+        }
+        let mixcos = (0..<2).map { i in
+            MixCo(voxels: f["subject\(i).voxels"]!, perm: f["subject\(i).perm"]!, betas: f["subject\(i).betas"]!,
+                  select: f["subject\(i).select"]!.to(.bool))
+        }
+        let autocast = Autocast(precision: .fp32, device: .cpu)
+        func loss(_ mixcos: [MixCo]?, epoch: Int) throws -> Double {
+            try Torch.noGrad { try family.loss(parts: parts, ridges: [0, 1], mixcos: mixcos, epoch: epoch, autocast: autocast).loss.item() }
+        }
+        func close(_ a: Double, _ key: String) -> Bool {
+            let b = Double(f[key]!.item())
+            return abs(a - b) <= 1e-5 * abs(b)
+        }
+        #expect(close(try loss(mixcos, epoch: 0), "loss.bimixco_reference"))
+        #expect(close(try loss(nil, epoch: 1), "loss.softclip"))
+        let offset = try MindEye2Family(config: { var x = c; x.model.mixcoPermOffsets = true; return x }(),
+                                        data: VoxelCounts([1: 37, 2: 53]))
+        try offset.model.load(stateDict: weights)
+        offset.train(false)
+        let shifted = try Torch.noGrad {
+            try offset.loss(parts: parts, ridges: [0, 1], mixcos: mixcos, epoch: 0, autocast: autocast).loss.item()
+        }
+        #expect(close(shifted, "loss.bimixco_offset"))
     }
 
     @Test func aPartialConfigTakesMindEye2sDefaultsAndNamesItsFamily() throws {
@@ -215,3 +263,17 @@ import Torch
 
 private let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
+
+/// Only the voxel counts of each subject (what `MindEye2Family` reads to size its ridges); no trials.
+private final class VoxelCounts: TrainingData, @unchecked Sendable {
+    let counts: [Int: Int]
+    init(_ counts: [Int: Int]) { self.counts = counts }
+    var trainSubjects: [Int] { counts.keys.sorted() }
+    var testSubjects: [Int] { counts.keys.sorted() }
+    func coordinates(subject: Int) throws -> Tensor { Tensor.zeros([counts[subject]!, 3]) }
+    func trainTrialCount(subject: Int) -> Int { 0 }
+    func trainBatch(_ batch: Batch) throws -> NSDBatch { throw DataError("VoxelCounts holds no trials") }
+    func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) {
+        throw DataError("VoxelCounts holds no trials")
+    }
+}

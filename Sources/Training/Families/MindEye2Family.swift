@@ -163,9 +163,16 @@ public final class MindEye2Family: TrainableFamily {
             }
             return i
         }
-        let mixing = schedule.usesBiMixCo(epoch: epoch)
         // MixCo per subject, on the voxels before the ridge (the reference mixes each subject's sub-batch)
-        let mixcos = mixing ? parts.map { MixCo(voxels: $0.voxels) } : nil
+        let mixcos = schedule.usesBiMixCo(epoch: epoch) ? parts.map { MixCo(voxels: $0.voxels) } : nil
+        return try loss(parts: parts, ridges: indices, mixcos: mixcos, epoch: epoch, autocast: autocast)
+    }
+
+    /// The loss of one batch's parts with given MixCo draws (nil: SoftCLIP), for `loss(for:)` and for tests
+    /// that replay a batch.
+    func loss(parts: [NSDBatch], ridges indices: [Int], mixcos: [MixCo]?, epoch: Int, autocast: Autocast) throws
+        -> (loss: Tensor, extras: [String: Tensor])
+    {
         let inputs = mixcos?.map(\.mixed) ?? parts.map(\.voxels)
         let targets = Tensor.cat(parts.map(\.targets), dim: 0)
         let b = targets.size(0)

@@ -8,7 +8,20 @@ import TensorBoard
 public final class TensorBoardLogger: TrainingLogger {
     let writer: TensorBoardWriter
 
-    public init(directory: URL) throws { writer = try TensorBoardWriter(directory: directory) }
+    /// A run resumed within the second its last part started would name the same file: such a part gets a
+    /// `.1`, `.2`, ... suffix (TensorBoard reads every `events.out.tfevents.*` file of the folder).
+    public init(directory: URL) throws {
+        var attempt = 0
+        while true {
+            do {
+                writer = try TensorBoardWriter(directory: directory, fileSuffix: attempt == 0 ? "" : ".\(attempt)")
+                return
+            } catch let e as TensorBoardError {
+                guard case .fileExists = e, attempt < 100 else { throw e }
+                attempt += 1
+            }
+        }
+    }
 
     /// The event file being written.
     public var fileURL: URL { writer.fileURL }

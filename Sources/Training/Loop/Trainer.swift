@@ -112,7 +112,9 @@ public final class Trainer<Family: ModelFamily> {
         optimizer = try AdamW(groups: groups, betas: (0.9, 0.999), eps: 1e-8)
         let total = train.epochs * stepsPerEpoch
         // OneCycle sets every group's lr (its start, max_lr / 25) from the groups' maxima right away.
-        scheduler = OneCycleLR(maxLRs: groups.map(\.lr), totalSteps: total, pctStart: 2 / Double(train.epochs), anneal: .cos)
+        // the spec's (and MindEye2's) final_div_factor 1000: the lr ends at max_lr / 25 / 1000
+        scheduler = OneCycleLR(maxLRs: groups.map(\.lr), totalSteps: total, pctStart: 2 / Double(train.epochs), anneal: .cos,
+                               finalDivFactor: 1000)
         scheduler.apply(to: optimizer)
         try FileManager.default.createDirectory(at: runDir, withIntermediateDirectories: true)
     }
