@@ -63,12 +63,12 @@ let package = Package(
         // Training, evaluation, checkpoints, run folders and run configs, generic over a model family.
         .target(
             name: "Training",
-            dependencies: ["Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "TensorBoard", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "BrainX", "TensorBoard", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "voxelformer",
             dependencies: [
-                "Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "Training",
+                "Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "BrainX", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "TorchTests", dependencies: ["Torch"], exclude: ["Fixtures"]),
         .testTarget(name: "BrainDataTests", dependencies: ["BrainData"], exclude: ["Fixtures"]),
         // The model's tests and the training library's (the trainer trains the model the fixtures describe).
-        .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer", "MindEye2", "Training"], exclude: ["Fixtures"]),
+        .testTarget(name: "VoxelFormerTests", dependencies: ["VoxelFormer", "MindEye2", "BrainX", "Training"], exclude: ["Fixtures"]),
         // Runs the built `voxelformer` binary (.build/debug/voxelformer, which `swift test` builds with every
         // other product) on bad inputs; no library dependency, it only starts processes.
         .testTarget(name: "CLITests", dependencies: ["Torch", "BrainData"]),

@@ -53,6 +53,10 @@ public struct Batch: Sendable, Equatable, Codable {
 /// subjects' batches is reshuffled every epoch. Mixed (MindEye2's): every batch holds `batchSize / subjects`
 /// trials of each subject, each subject's trials shuffled every epoch; an epoch ends when the subject with
 /// the fewest trials runs out (the reference instead resamples a fixed 750·40 trials per epoch).
+/// Drawn (UMBRAE's cross-subject training, `subjectsPerEpoch` k > 0): every epoch draws k distinct subjects
+/// and zips their shuffled trials, so every batch holds `batchSize` trials of each drawn subject; an epoch
+/// is the fewest trials of any subject over `batchSize` steps, whichever subjects are drawn (UMBRAE's zip
+/// stops at the shorter of the two loaders; a fixed length keeps the schedule and resume exact).
 /// Seeded; the whole struct is the state to save for resuming.
 public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     /// Training trials per subject.
@@ -60,25 +64,32 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     public let batchSize: Int
     /// Every batch holds every subject (MindEye2's batches).
     public let mixed: Bool
+    /// Subjects drawn each epoch (0: not drawn; per subject or mixed).
+    public let subjectsPerEpoch: Int
     public var generator: SeededGenerator
     /// Epochs drawn so far.
     public private(set) var epoch: Int = 0
 
-    public init(trialCounts: [Int: Int], batchSize: Int, seed: UInt64, mixed: Bool = false) {
+    public init(trialCounts: [Int: Int], batchSize: Int, seed: UInt64, mixed: Bool = false, subjectsPerEpoch: Int = 0) {
         precondition(batchSize > 0, "SubjectBatchSampler: batchSize must be positive")
+        precondition(!mixed || subjectsPerEpoch == 0, "SubjectBatchSampler: mixed batches hold every subject, none are drawn")
+        precondition((0...trialCounts.count).contains(subjectsPerEpoch),
+                     "SubjectBatchSampler: cannot draw \(subjectsPerEpoch) of \(trialCounts.count) subjects")
         self.trialCounts = trialCounts
         self.batchSize = batchSize
         self.mixed = mixed
+        self.subjectsPerEpoch = subjectsPerEpoch
         generator = SeededGenerator(seed: seed)
     }
 
-    enum CodingKeys: String, CodingKey { case trialCounts, batchSize, mixed, generator, epoch }
-    /// Reads states saved before mixed batches existed (`mixed` absent: per-subject batches).
+    enum CodingKeys: String, CodingKey { case trialCounts, batchSize, mixed, subjectsPerEpoch, generator, epoch }
+    /// Reads states saved before mixed or drawn batches existed (absent: per-subject batches).
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         trialCounts = try c.decode([Int: Int].self, forKey: .trialCounts)
         batchSize = try c.decode(Int.self, forKey: .batchSize)
         mixed = try c.decodeIfPresent(Bool.self, forKey: .mixed) ?? false
+        subjectsPerEpoch = try c.decodeIfPresent(Int.self, forKey: .subjectsPerEpoch) ?? 0
         generator = try c.decode(SeededGenerator.self, forKey: .generator)
         epoch = try c.decode(Int.self, forKey: .epoch)
     }
@@ -89,6 +100,7 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     /// Batches per epoch: per subject, the sum over subjects of `trials / batchSize`; mixed, the fewest
     /// trials of a subject over `trialsPerSubject`; both rounded down.
     public var batchesPerEpoch: Int {
+        if subjectsPerEpoch > 0 { return (trialCounts.values.min() ?? 0) / batchSize }
         guard mixed else { return trialCounts.values.reduce(0) { $0 + $1 / batchSize } }
         let chunk = trialsPerSubject
         return chunk == 0 ? 0 : (trialCounts.values.min() ?? 0) / chunk
@@ -97,6 +109,7 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     /// The next epoch's batches, in training order.
     public mutating func nextEpoch() -> [Batch] {
         if mixed { return nextMixedEpoch() }
+        if subjectsPerEpoch > 0 { return nextDrawnEpoch() }
         var batches: [Batch] = []
         for subject in trialCounts.keys.sorted() {
             var order = Array(0..<trialCounts[subject]!)
@@ -121,6 +134,23 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
         epoch += 1
         return (0..<steps).map { b in
             let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * chunk)..<((b + 1) * chunk)])) }
+            return Batch(subject: parts[0].subject, trials: parts[0].trials, others: Array(parts.dropFirst()))
+        }
+    }
+
+    /// UMBRAE's `random.sample(subjects, k)`: k distinct subjects in the order drawn (a partial Fisher–Yates
+    /// over the sorted subjects), then each drawn subject's trials shuffled, zipped into batches.
+    private mutating func nextDrawnEpoch() -> [Batch] {
+        var subjects = trialCounts.keys.sorted()
+        for i in 0..<subjectsPerEpoch { subjects.swapAt(i, i + generator.below(subjects.count - i)) }
+        let orders = subjects.prefix(subjectsPerEpoch).map { subject -> (Int, [Int]) in
+            var order = Array(0..<trialCounts[subject]!)
+            generator.shuffle(&order)
+            return (subject, order)
+        }
+        epoch += 1
+        return (0..<batchesPerEpoch).map { b in
+            let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * batchSize)..<((b + 1) * batchSize)])) }
             return Batch(subject: parts[0].subject, trials: parts[0].trials, others: Array(parts.dropFirst()))
         }
     }

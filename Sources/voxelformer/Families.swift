@@ -5,7 +5,7 @@ import Training
 /// The model families `train` and `demo` run, by their configs' `family` key. Registering a family is one
 /// line here (its adapter lives in Training/Families, its preset in configs/).
 enum Families {
-    static var all: [any TrainableFamily.Type] { [VoxelFormerFamily.self, MindEye2Family.self] }
+    static var all: [any TrainableFamily.Type] { [VoxelFormerFamily.self, MindEye2Family.self, BrainXFamily.self] }
 
     static func named(_ name: String, source: String) throws -> any TrainableFamily.Type {
         guard let family = all.first(where: { $0.familyName == name }) else {

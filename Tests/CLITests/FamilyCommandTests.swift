@@ -48,7 +48,7 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         try "family: brian\ntrain:\n  epochs: 3\n".write(to: config, atomically: true, encoding: .utf8)
         let r = try CLI.run(["train", "--config", config.path])
         #expect(r.status != 0 && !r.signalled)
-        #expect(r.errorLine == "Error: \(config.path): family: expected one of voxelformer, mindeye2, got 'brian'")
+        #expect(r.errorLine == "Error: \(config.path): family: expected one of voxelformer, mindeye2, brainx, got 'brian'")
     }
 
     /// Hand computation at hidden 1024 for subject 1 (15,724 voxels): ridge 15,724·1024 + 1024, the

@@ -21,11 +21,15 @@ public struct DataConfig: Codable, Equatable, Sendable {
     /// Train on each subject's first this many sessions (0: all). MindEye2's 1-hour fine-tuning is 1; the test
     /// set stays whole.
     public var sessions = 0
+    /// Train on this fraction of each subject's training trials (after `sessions`), drawn with
+    /// `fraction_seed`: UMBRAE's weakly supervised adaptation (`data_ratio`). The test set stays whole.
+    public var fraction = 1.0
+    public var fractionSeed: UInt64 = 0
 
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case root, trainSubjects = "train_subjects", testSubjects = "test_subjects", betasDtype = "betas_dtype"
-        case coordinates, nanPolicy = "nan_policy", prefetch, sessions
+        case coordinates, nanPolicy = "nan_policy", prefetch, sessions, fraction, fractionSeed = "fraction_seed"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = DataConfig()
@@ -37,6 +41,8 @@ public struct DataConfig: Codable, Equatable, Sendable {
         nanPolicy = try c.get(.nanPolicy, d.nanPolicy)
         prefetch = try c.get(.prefetch, d.prefetch)
         sessions = try c.get(.sessions, d.sessions)
+        fraction = try c.get(.fraction, d.fraction)
+        fractionSeed = try c.get(.fractionSeed, d.fractionSeed)
     }
     public func validate() throws {
         if trainSubjects.isEmpty { throw ConfigError("data.train_subjects: needs at least one subject") }
@@ -50,6 +56,7 @@ public struct DataConfig: Codable, Equatable, Sendable {
             }
         }
         if sessions < 0 { throw ConfigError("data.sessions: must be 0 (every session) or more, got \(sessions)") }
+        if !(fraction > 0 && fraction <= 1) { throw ConfigError("data.fraction: must be in (0, 1], got \(fraction)") }
         if !(0...Self.maxPrefetch).contains(prefetch) {
             throw ConfigError("data.prefetch: must be between 0 and \(Self.maxPrefetch) batches, got \(prefetch)")
         }

@@ -33,7 +33,7 @@ public enum RunConfigFamily {
         do { root = try Yams.compose(yaml: text) } catch { throw ConfigError("\(source): not valid YAML: \(error)") }
         guard let value = root?["family"] else { return "voxelformer" }
         guard let name = value.string, !name.isEmpty else {
-            throw ConfigError("\(source): family: expected a family's name (voxelformer, mindeye2), found \(value.scalar == nil ? "a list or mapping" : "nothing")")
+            throw ConfigError("\(source): family: expected a family's name (voxelformer, mindeye2, brainx), found \(value.scalar == nil ? "a list or mapping" : "nothing")")
         }
         return name
     }

@@ -17,6 +17,8 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     let assembler: BatchAssembler
     let coordinateForm: VoxelCoordinates
     let loaded: [Int: NSDSubject]
+    /// With `data.fraction` < 1: per subject, the positions into its training trials it trains on (sorted).
+    let selected: [Int: [Int]]
 
     /// - Parameters:
     ///   - targetShape: the model's (clip_seq_dim, clip_emb_dim); the CLIP targets must match it.
@@ -60,7 +62,25 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
             }
         }
         self.loaded = loaded
+        selected = try loaded.compactMapValues { s -> [Int]? in
+            guard config.fraction < 1 else { return nil }
+            return try Self.fraction(config.fraction, of: s.trainTrials.count, seed: config.fractionSeed, subject: s.subject)
+        }
         replacedNonFinite = loaded.compactMapValues { $0.replacedNonFinite > 0 ? $0.replacedNonFinite : nil }
+    }
+
+    /// A seeded `fraction` of `count` training trials (positions, sorted): subject s shuffles 0..<count with
+    /// the seed `seed + s` and keeps the first round(fraction·count), at least one.
+    static func fraction(_ fraction: Double, of count: Int, seed: UInt64, subject: Int) throws -> [Int] {
+        let kept = Int((fraction * Double(count)).rounded())
+        guard kept >= 1 else {
+            throw ConfigError("data.fraction: \(fraction) of subject \(subject)'s \(count) training trials keeps none; "
+                + "it needs at least \(String(format: "%.3g", 0.5 / Double(max(count, 1)))) to keep one")
+        }
+        var order = Array(0..<count)
+        var generator = SeededGenerator(seed: seed &+ UInt64(subject))
+        generator.shuffle(&order)
+        return order.prefix(kept).sorted()
     }
 
     /// The targets file must hold (images, clip_seq_dim, clip_emb_dim) with at least one image.
@@ -92,11 +112,12 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
             preconditionFailure("trainTrialCount: subject \(subject) is in neither data.train_subjects "
                 + "\(trainSubjects) nor data.test_subjects \(testSubjects)")
         }
-        return s.trainTrials.count
+        return selected[subject]?.count ?? s.trainTrials.count
     }
 
     public func trainBatch(_ batch: Batch) throws -> NSDBatch {
-        try assembler.assemble(batch)
+        guard let positions = selected[batch.subject] else { return try assembler.assemble(batch) }
+        return try assembler.assemble(Batch(subject: batch.subject, trials: batch.trials.map { positions[$0] }))
     }
 
     public func testSet(subject: Int) throws -> (voxels: Tensor, targets: Tensor, imageIDs: [Int]) {

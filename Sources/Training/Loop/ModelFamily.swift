@@ -25,10 +25,14 @@ public protocol ModelFamily: AnyObject {
     func evaluate(data: TrainingData, config: EvalConfig, progress: ((EvaluationProgress) -> Void)?) throws -> EvaluationReport
     /// true: every batch holds every training subject (`NSDBatch.others`); false: one subject per batch.
     var mixedSubjectBatches: Bool { get }
+    /// k > 0: each epoch draws k training subjects and every batch holds `batch_size` trials of each
+    /// (UMBRAE's cross-subject training, `NSDBatch.others`); 0: per subject or mixed.
+    var subjectsPerEpoch: Int { get }
 }
 
 extension ModelFamily {
     public var mixedSubjectBatches: Bool { false }
+    public var subjectsPerEpoch: Int { 0 }
 }
 
 /// A family the CLI can train from a config file: `TrainingRun<Family>` builds it from its config, and a

@@ -96,7 +96,7 @@ public final class Trainer<Family: ModelFamily> {
         self.runDir = runDir
         let counts = Dictionary(uniqueKeysWithValues: data.trainSubjects.map { ($0, data.trainTrialCount(subject: $0)) })
         sampler = SubjectBatchSampler(trialCounts: counts, batchSize: train.batchSize, seed: train.seed,
-                                      mixed: family.mixedSubjectBatches)
+                                      mixed: family.mixedSubjectBatches, subjectsPerEpoch: family.subjectsPerEpoch)
         epochSamplerState = sampler
         let stepsPerEpoch = sampler.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
@@ -105,7 +105,7 @@ public final class Trainer<Family: ModelFamily> {
                     + "\(sampler.trialsPerSubject) per subject, more than the fewest train trials of a subject "
                     + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
             }
-            throw ConfigError("train.batch_size: \(train.batchSize) is larger than every subject's train trials "
+            throw ConfigError("train.batch_size: \(train.batchSize) is larger than \(sampler.subjectsPerEpoch > 0 ? "some" : "every") subject's train trials "
                 + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
         }
         let groups = family.parameterGroups(train)
@@ -204,6 +204,7 @@ public final class Trainer<Family: ModelFamily> {
             out["image_retrieval"] = avg.imageRetrieval
             out["brain_retrieval"] = avg.brainRetrieval
             out["cosine"] = avg.cosine
+            if let mse = avg.mse { out["mse"] = mse }
         }
         if let avg = report.prior?.average {
             out["prior_image_retrieval"] = avg.imageRetrieval

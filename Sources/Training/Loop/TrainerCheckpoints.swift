@@ -32,6 +32,9 @@ extension Trainer {
             throw fail("the checkpoint's batches were \(s.mixed ? "mixed" : "per subject"), this run's are "
                 + "\(sampler.mixed ? "mixed" : "per subject")")
         }
+        guard s.subjectsPerEpoch == sampler.subjectsPerEpoch else {
+            throw fail("the checkpoint's batches drew \(s.subjectsPerEpoch) subjects an epoch, this run's draw \(sampler.subjectsPerEpoch)")
+        }
         guard s.trialCounts == sampler.trialCounts else {
             func list(_ counts: [Int: Int]) -> String { counts.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ") }
             throw fail("the checkpoint was trained on train trials per subject {\(list(s.trialCounts))}, "
