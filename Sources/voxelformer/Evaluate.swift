@@ -83,6 +83,13 @@ struct Evaluate: ParsableCommand {
             report = EvaluationReport(protocolName: cfg.eval.protocolName, ties: cfg.eval.ties, subjects: [r])
         } else if let checkpoint, try Self.family(checkpoint: checkpoint, config: config) == MindEye2Family.self {
             report = try evaluateMindEye2(checkpoint: checkpoint, overrides: extra)
+        } else if let checkpoint, try Self.family(checkpoint: checkpoint, config: config) == BrainXFamily.self {
+            // a BrainX training checkpoint: its family rebuilt from the embedded config, scored like MindEye2's
+            let family = try BrainXFamily.load(checkpoint: URL(fileURLWithPath: checkpoint), overrides: extra)
+            let data = try NSDTrainingData(config: family.config.data, targetShape: BrainXFamily.targetShape(family.config))
+            report = try scored(data: data, eval: family.config.eval) {
+                try family.evaluate(data: data, config: family.config.eval, progress: $0)
+            }
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)
             try Evaluator.requireFiniteWeights(model: loaded.model, prior: loaded.prior, in: checkpoint)
@@ -133,10 +140,17 @@ struct Evaluate: ParsableCommand {
             throw CommandFailure(description: WeightsMismatch.describe(error, file: checkpoint, prefix: "", config: nil))
         }
         try family.requireFiniteWeights(in: checkpoint)
+        return try scored(data: data, eval: cfg.eval) { try family.evaluate(data: data, config: cfg.eval, progress: $0) }
+    }
+
+    /// A family's evaluation with the progress printed and, unless --no-baseline, the ridge baseline beside.
+    func scored(data: TrainingData, eval: EvalConfig,
+                _ evaluate: (@escaping (EvaluationProgress) -> Void) throws -> EvaluationReport) throws -> EvaluationReport
+    {
         let progress = EvaluationProgressPrinter()
-        var report = try family.evaluate(data: data, config: cfg.eval, progress: progress.update)
+        var report = try evaluate(progress.update)
         if !noBaseline {
-            var evaluator = Evaluator(config: cfg.eval)
+            var evaluator = Evaluator(config: eval)
             evaluator.onProgress = progress.update
             try evaluator.addBaseline(RidgeBaseline(), to: &report, data: data)
         }

@@ -20,6 +20,24 @@ import Torch
         return run.appendingPathComponent("checkpoint.safetensors")
     }
 
+    /// `evaluate --checkpoint` rebuilds BrainX from the checkpoint and scores the same pools as the run's
+    /// last evaluation (the checkpoint's eval settings): the same averages as its report.json.
+    @Test func evaluateScoresABrainXCheckpointAsTheRunDid() throws {
+        let checkpoint = try Self.trained.get()
+        let json = try CLIFixture.get().scratch("brainx-eval").appendingPathComponent("report.json")
+        let r = try CLI.run(["evaluate", "--checkpoint", checkpoint.path, "--no-baseline", "--json", json.path])
+        #expect(r.status == 0, "\(r.summary)")
+        func average(_ url: URL) throws -> [String: Double] {
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+            let avg = object?["average"] as? [String: Any] ?? [:]
+            return avg.compactMapValues { $0 as? Double }
+        }
+        let run = try average(checkpoint.deletingLastPathComponent().appendingPathComponent("report.json"))
+        let scored = try average(json)
+        #expect(run["image_retrieval"] != nil && scored["image_retrieval"] == run["image_retrieval"])
+        #expect(scored["brain_retrieval"] == run["brain_retrieval"])
+    }
+
     /// Tokens per test trial, their image ids, and LLaVA's mlp2x_gelu projection, checked by computing
     /// Linear -> exact GELU -> Linear on the written tokens.
     @Test func embedWritesTheTokensAndTheirProjection() throws {

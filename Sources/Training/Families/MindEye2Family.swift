@@ -112,12 +112,8 @@ public final class MindEye2Family: TrainableFamily {
         self.config = config
         model = MindEye2Model(config.model)
         prior = config.train.usePrior ? DiffusionPrior(config.prior) : nil
-        modules = MindEye2Modules(model: model, prior: prior)
-        var schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
-        schedule.mixcoTemperature = config.train.mixcoTemperature
-        schedule.softCLIPStartTemperature = config.train.softclipStartTemperature
-        schedule.softCLIPEndTemperature = config.train.softclipEndTemperature
-        self.schedule = schedule
+        modules = TrainedModules(model: model, prior: prior)
+        schedule = ContrastiveSchedule(config.train)
         evaluator = Evaluator(config: config.eval, prior: prior)
         ridgeIndex = Dictionary(uniqueKeysWithValues: subjects.enumerated().map { ($0.element, $0.offset) })
     }
@@ -264,13 +260,4 @@ public final class MindEye2Family: TrainableFamily {
         try Evaluator.requireFiniteWeights(model: model, prior: prior, in: source)
     }
     public func requireFiniteWeights(in source: String) throws { try requireFiniteWeights(in: Optional(source)) }
-}
-
-/// MindEye2's checkpoint layout: `ridge.*`, `backbone.*` and, when trained, `diffusion_prior.*`.
-final class MindEye2Modules: Module {
-    init(model: MindEye2Model, prior: DiffusionPrior?) {
-        super.init()
-        for (name, child) in model.namedChildren { register(module: name, child) }
-        if let prior { register(module: "diffusion_prior", prior) }
-    }
 }

@@ -25,11 +25,7 @@ public final class VoxelFormerFamily: TrainableFamily {
         model = VoxelFormerModel(config.model)
         prior = config.train.usePrior ? DiffusionPrior(config.prior) : nil
         modules = TrainedModules(model: model, prior: prior)
-        var schedule = ContrastiveSchedule(epochs: config.train.epochs, mixupFraction: config.train.mixupPct)
-        schedule.mixcoTemperature = config.train.mixcoTemperature
-        schedule.softCLIPStartTemperature = config.train.softclipStartTemperature
-        schedule.softCLIPEndTemperature = config.train.softclipEndTemperature
-        self.schedule = schedule
+        schedule = ContrastiveSchedule(config.train)
         evaluator = Evaluator(config: config.eval, prior: prior)
     }
 
@@ -127,10 +123,10 @@ public final class VoxelFormerFamily: TrainableFamily {
     }
 }
 
-/// The brain model and, when trained, the prior under `diffusion_prior.` (MindEye2's checkpoint layout):
-/// one name space for parameter groups and checkpoints.
+/// A brain model's children and, when trained, the prior under `diffusion_prior.` (MindEye2's checkpoint
+/// layout, which VoxelFormer shares): one name space for parameter groups and checkpoints.
 final class TrainedModules: Module {
-    init(model: VoxelFormerModel, prior: DiffusionPrior?) {
+    init(model: Module, prior: DiffusionPrior?) {
         super.init()
         for (name, child) in model.namedChildren { register(module: name, child) }
         if let prior { register(module: "diffusion_prior", prior) }
@@ -157,4 +153,14 @@ extension Trainer where Family == VoxelFormerFamily {
 
     public var model: VoxelFormerModel { family.model }
     public var prior: DiffusionPrior? { family.prior }
+}
+
+extension ContrastiveSchedule {
+    /// BiMixCo then SoftCLIP as `train` sets them: the switch epoch and the three temperatures.
+    init(_ train: TrainConfig) {
+        self.init(epochs: train.epochs, mixupFraction: train.mixupPct)
+        mixcoTemperature = train.mixcoTemperature
+        softCLIPStartTemperature = train.softclipStartTemperature
+        softCLIPEndTemperature = train.softclipEndTemperature
+    }
 }
