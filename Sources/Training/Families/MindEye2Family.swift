@@ -171,25 +171,15 @@ public final class MindEye2Family: TrainableFamily {
     {
         let inputs = mixcos?.map(\.mixed) ?? parts.map(\.voxels)
         let targets = Tensor.cat(parts.map(\.targets), dim: 0)
-        let b = targets.size(0)
         let (clipVoxels, priorLoss) = autocast { () -> (Tensor, Tensor?) in
             let hidden = Tensor.cat(zip(inputs, indices).map { model.ridge($0, subject: $1) }, dim: 0)
             let out = model.backbone(hidden)
             let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
             return (out.clipVoxels, p)
         }
-        let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
-        let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
-        var loss: Tensor
-        if let mixcos {
-            loss = biMixCoLoss(predictions: p, targets: t, mixco: Self.concatenated(mixcos, offsetPermutations: config.model.mixcoPermOffsets),
-                               temperature: schedule.mixcoTemperature, form: config.train.bimixcoForm)
-        } else {
-            loss = softCLIPLoss(predictions: p, targets: t, temperature: schedule.softCLIPTemperature(epoch: epoch))
-        }
-        loss = loss * config.train.clipLossScale
-        if let priorLoss { loss = loss + priorLoss * config.train.priorLossScale }
-        return (loss, priorLoss.map { ["prior_mse": $0] } ?? [:])
+        let labels = mixcos.map { Self.concatenated($0, offsetPermutations: config.model.mixcoPermOffsets) }
+        return schedule.loss(clipVoxels: clipVoxels, targets: targets, mixco: labels, priorLoss: priorLoss, epoch: epoch,
+                             train: config.train)
     }
 
     /// The subjects' MixCo draws as one batch's soft labels. The reference concatenates each subject's

@@ -92,18 +92,8 @@ public final class VoxelFormerFamily: TrainableFamily {
             let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
             return (out.clipVoxels, p)
         }
-        let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
-        let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
-        var loss: Tensor
-        if let mixco {
-            loss = biMixCoLoss(predictions: p, targets: t, mixco: mixco, temperature: schedule.mixcoTemperature,
-                               form: config.train.bimixcoForm)
-        } else {
-            loss = softCLIPLoss(predictions: p, targets: t, temperature: schedule.softCLIPTemperature(epoch: epoch))
-        }
-        loss = loss * config.train.clipLossScale
-        if let priorLoss { loss = loss + priorLoss * config.train.priorLossScale }
-        return (loss, priorLoss.map { ["prior_mse": $0] } ?? [:])
+        return schedule.loss(clipVoxels: clipVoxels, targets: targets, mixco: mixco, priorLoss: priorLoss, epoch: epoch,
+                             train: config.train)
     }
 
     func coordinates(for subject: Int) throws -> Tensor {
@@ -156,6 +146,22 @@ extension Trainer where Family == VoxelFormerFamily {
 }
 
 extension ContrastiveSchedule {
+    /// The families' loss of one batch: BiMixCo (given `mixco`) or SoftCLIP at this epoch's temperature on
+    /// the L2-normalised flattened predictions (B, Q, E) and targets, times `train.clip_loss_scale`, plus
+    /// `train.prior_loss_scale` times the prior's MSE when there is one (also returned as `prior_mse`).
+    func loss(clipVoxels: Tensor, targets: Tensor, mixco: MixCo?, priorLoss: Tensor?, epoch: Int, train: TrainConfig)
+        -> (loss: Tensor, extras: [String: Tensor])
+    {
+        let b = targets.size(0)
+        let p = F.normalize(clipVoxels.reshape(b, -1).to(.float32), dim: 1)
+        let t = F.normalize(targets.reshape(b, -1).to(.float32), dim: 1)
+        var loss = mixco.map { biMixCoLoss(predictions: p, targets: t, mixco: $0, temperature: mixcoTemperature, form: train.bimixcoForm) }
+            ?? softCLIPLoss(predictions: p, targets: t, temperature: softCLIPTemperature(epoch: epoch))
+        loss = loss * train.clipLossScale
+        if let priorLoss { loss = loss + priorLoss * train.priorLossScale }
+        return (loss, priorLoss.map { ["prior_mse": $0] } ?? [:])
+    }
+
     /// BiMixCo then SoftCLIP as `train` sets them: the switch epoch and the three temperatures.
     init(_ train: TrainConfig) {
         self.init(epochs: train.epochs, mixupFraction: train.mixupPct)
