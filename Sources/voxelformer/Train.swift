@@ -6,12 +6,13 @@ import VoxelFormer
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model family (VoxelFormer, MindEye2): BiMixCo then SoftCLIP, AdamW + OneCycle, checkpoints you can resume.",
+        abstract: "Train a model family (VoxelFormer, MindEye2, BrainX) with AdamW + OneCycle, into a run folder you can resume.",
         discussion: """
         Examples:
           voxelformer train --config configs/demo.yaml
           voxelformer train --config configs/paper.yaml data.root=/data/nsd train.epochs=10 model.nat_depth=4
           voxelformer train --config configs/mindeye2-demo.yaml
+          voxelformer train --config configs/brainx-demo.yaml
           voxelformer train --run-dir runs/demo --resume
         The config's `family` key (voxelformer when absent) chooses the model family.
         Ctrl-C saves a checkpoint before exiting; --resume continues exactly where it stopped, with the
