@@ -8,7 +8,7 @@ import VoxelFormer
 struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
-        abstract: "Inspect NSD data roots.",
+        abstract: "Inspect data roots: NSD in MindEye2's layout, or an Algonauts 2025 release (--algonauts).",
         subcommands: [DataCheck.self]
     )
 }
