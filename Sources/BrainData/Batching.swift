@@ -125,17 +125,8 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     }
 
     private mutating func nextMixedEpoch() -> [Batch] {
-        let chunk = trialsPerSubject, steps = batchesPerEpoch
-        let orders = trialCounts.keys.sorted().map { subject -> (Int, [Int]) in
-            var order = Array(0..<trialCounts[subject]!)
-            generator.shuffle(&order)
-            return (subject, order)
-        }
         epoch += 1
-        return (0..<steps).map { b in
-            let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * chunk)..<((b + 1) * chunk)])) }
-            return Batch(subject: parts[0].subject, trials: parts[0].trials, others: Array(parts.dropFirst()))
-        }
+        return zipped(trialCounts.keys.sorted(), trialsEach: trialsPerSubject)
     }
 
     /// UMBRAE's `random.sample(subjects, k)`: k distinct subjects in the order drawn (a partial Fisher–Yates
@@ -143,14 +134,20 @@ public struct SubjectBatchSampler: Sendable, Codable, Equatable {
     private mutating func nextDrawnEpoch() -> [Batch] {
         var subjects = trialCounts.keys.sorted()
         for i in 0..<subjectsPerEpoch { subjects.swapAt(i, i + generator.below(subjects.count - i)) }
-        let orders = subjects.prefix(subjectsPerEpoch).map { subject -> (Int, [Int]) in
+        epoch += 1
+        return zipped(Array(subjects.prefix(subjectsPerEpoch)), trialsEach: batchSize)
+    }
+
+    /// `batchesPerEpoch` batches, each holding `trialsEach` trials of every one of `subjects` (in that order),
+    /// from each subject's trials shuffled in turn.
+    private mutating func zipped(_ subjects: [Int], trialsEach chunk: Int) -> [Batch] {
+        let orders = subjects.map { subject -> (Int, [Int]) in
             var order = Array(0..<trialCounts[subject]!)
             generator.shuffle(&order)
             return (subject, order)
         }
-        epoch += 1
         return (0..<batchesPerEpoch).map { b in
-            let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * batchSize)..<((b + 1) * batchSize)])) }
+            let parts = orders.map { Batch(subject: $0.0, trials: Array($0.1[(b * chunk)..<((b + 1) * chunk)])) }
             return Batch(subject: parts[0].subject, trials: parts[0].trials, others: Array(parts.dropFirst()))
         }
     }
