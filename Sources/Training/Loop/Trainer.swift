@@ -100,13 +100,13 @@ public final class Trainer<Family: ModelFamily> {
         epochSamplerState = sampler
         let stepsPerEpoch = sampler.batchesPerEpoch
         guard stepsPerEpoch > 0 else {
+            let listed = counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")
             if sampler.mixed {
                 throw ConfigError("train.batch_size: \(train.batchSize) trials over \(counts.count) subjects is "
-                    + "\(sampler.trialsPerSubject) per subject, more than the fewest train trials of a subject "
-                    + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
+                    + "\(sampler.trialsPerSubject) per subject, more than the fewest train trials of a subject (\(listed))")
             }
             throw ConfigError("train.batch_size: \(train.batchSize) is larger than \(sampler.subjectsPerEpoch > 0 ? "some" : "every") subject's train trials "
-                + "(\(counts.sorted { $0.key < $1.key }.map { "subject \($0.key): \($0.value)" }.joined(separator: ", ")))")
+                + "(\(listed))")
         }
         let groups = family.parameterGroups(train)
         optimizer = try AdamW(groups: groups, betas: (0.9, 0.999), eps: 1e-8)
