@@ -120,14 +120,11 @@ struct Evaluate: ParsableCommand {
     /// A MindEye2 run's checkpoint (or a state dict with a mindeye2 --config): its family rebuilt from the
     /// config, the weights loaded strictly, the test subjects scored, and the ridge baseline beside them.
     func evaluateMindEye2(checkpoint: String, overrides: [String]) throws -> EvaluationReport {
-        let url = URL(fileURLWithPath: checkpoint)
-        try requireRegularFile(url, what: "a checkpoint or a safetensors state dict")
-        var weights = try Safetensors.read(url)
+        let (weights, yaml) = try Checkpoint.modelWeights(URL(fileURLWithPath: checkpoint),
+                                                          what: "a checkpoint or a safetensors state dict")
         let cfg: MindEye2RunConfig
-        if try Safetensors.readMetadata(url)["format"] == Checkpoint.format {
-            cfg = try MindEye2RunConfig.parse(yaml: try Checkpoint.configYAML(url), source: "\(checkpoint) (its embedded config)",
-                                              overrides: overrides)
-            weights = Dictionary(uniqueKeysWithValues: weights.compactMap { k, v in k.hasPrefix("model.") ? (String(k.dropFirst(6)), v) : nil })
+        if let yaml {
+            cfg = try MindEye2RunConfig.parse(yaml: yaml, source: "\(checkpoint) (its embedded config)", overrides: overrides)
         } else {
             cfg = try MindEye2RunConfig.load(path: config, overrides: overrides)
         }

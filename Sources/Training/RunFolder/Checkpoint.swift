@@ -102,6 +102,23 @@ public struct Checkpoint {
     }
 }
 
+extension Checkpoint {
+    /// The model weights of a file a user points at: a training checkpoint's `model.` section in the model's
+    /// own names, with its embedded config; or, for any other safetensors file, every tensor and no config.
+    /// The prefix is this format's section, not a wrapper for `sanitize(weights:)` to guess (which it
+    /// cannot when no key fits). `what` names the expected file in the error for a missing one.
+    public static func modelWeights(_ url: URL, what: String) throws -> (weights: [String: Tensor], configYAML: String?) {
+        try requireRegularFile(url, what: what)
+        let meta = try Safetensors.readMetadata(url)
+        let tensors = try Safetensors.read(url)
+        guard meta["format"] == format, let yaml = meta["config"] else { return (tensors, nil) }
+        let section = "model."
+        return (Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in
+            key.hasPrefix(section) ? (String(key.dropFirst(section.count)), value) : nil
+        }), yaml)
+    }
+}
+
 /// Throws unless `url` is an existing regular file, or a link to one (a FIFO or a device would block or
 /// never end); the check is `FileAccess.regularFileProblem`, the one every tensor and data reader makes.
 public func requireRegularFile(_ url: URL, what: String) throws {

@@ -14,18 +14,10 @@ public struct LoadedModel {
     /// reference's names (then `config` gives the shapes). Model-only files may carry a `brain_model.`-free
     /// reference layout; keys are matched strictly and any mismatch is reported by name.
     public init(weights url: URL, config fallback: VoxelFormerConfig?, overrides: [String] = []) throws {
-        try requireRegularFile(url, what: "a checkpoint or a safetensors state dict")
-        let meta = try Safetensors.readMetadata(url)
         var config: VoxelFormerConfig
-        var tensors = try Safetensors.read(url)
-        if meta["format"] == Checkpoint.format, let yaml = meta["config"] {
+        let (tensors, yaml) = try Checkpoint.modelWeights(url, what: "a checkpoint or a safetensors state dict")
+        if let yaml {
             config = try VoxelFormerConfig.parse(yaml: yaml, source: "\(url.path) (its embedded config)", overrides: overrides)
-            // the checkpoint's `model.` section, in the model's own names: the prefix is this format's
-            // section, not a wrapper for `sanitize(weights:)` to guess (which it cannot when no key fits)
-            let section = "model."
-            tensors = Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in
-                key.hasPrefix(section) ? (String(key.dropFirst(section.count)), value) : nil
-            })
         } else if let fallback {
             config = fallback
         } else {

@@ -31,13 +31,7 @@ public struct TrainingRun<Family: TrainableFamily> {
 
     /// The weights of `path`: a training checkpoint's `model.` section, or a whole safetensors state dict.
     static func pretrainedWeights(_ path: String) throws -> [String: Tensor] {
-        let url = URL(fileURLWithPath: path)
-        try requireRegularFile(url, what: "train.init_from: a checkpoint or a safetensors state dict")
-        let tensors = try Safetensors.read(url)
-        guard try Safetensors.readMetadata(url)["format"] == Checkpoint.format else { return tensors }
-        return Dictionary(uniqueKeysWithValues: tensors.compactMap { key, value in
-            key.hasPrefix("model.") ? (String(key.dropFirst(6)), value) : nil
-        })
+        try Checkpoint.modelWeights(URL(fileURLWithPath: path), what: "train.init_from: a checkpoint or a safetensors state dict").weights
     }
 
     /// Runs the training; `stage` wraps each step so a libtorch failure names what was being done.
