@@ -221,12 +221,8 @@ public final class MindEye2Family: TrainableFamily {
     /// backbone (and the prior, when the pretrained run had one) carry over. A mis-shaped or otherwise
     /// missing key throws by name.
     public func initialise(from weights: [String: Tensor], source: String) throws -> String {
-        var renamed: [String: Tensor] = [:]
-        for (key, value) in weights {
-            var name = Substring(key)
-            while let p = ["module.", "model."].first(where: { name.hasPrefix($0) }) { name = name.dropFirst(p.count) }
-            renamed[String(name)] = value
-        }
+        // `module.`/`model.` wrappers of a converted file stripped first, so the ridge keys can be picked out
+        var renamed = modules.sanitize(weights: weights)
         let hasPrior = renamed.keys.contains { $0.hasPrefix("diffusion_prior.") }
         let ignored = renamed.keys.filter { $0.hasPrefix("ridge.") && $0 != "ridge.linears.0.bias" }.sorted()
         for key in ignored { renamed[key] = nil }
