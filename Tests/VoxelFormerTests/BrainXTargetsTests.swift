@@ -109,6 +109,11 @@ import Torch
         c.targets.nestedTokens = 36
         #expect(throws: ConfigError("targets.nested_tokens: the targets in \(dir.path): cannot pool a 4×4 grid to 36 tokens; "
             + "expected a square count up to 16, such as [1, 9]")) { _ = try BrainXFamily(config: c, data: data) }
+        c.targets.nestedTokens = 9
+        c.model.numLatents = 16
+        #expect(throws: ConfigError("model.num_latents: 16, but the targets after the targets options are 9 (9 tokens x 6); "
+            + "set model.num_latents=0 to take it from them")) { _ = try BrainXFamily(config: c, data: data) }
+        c.model.numLatents = 0
         // pooled first, the 3 × 3 grid mixes with the 4 × 4 one
         c.targets.nestedTokens = 1
         #expect(try BrainXFamily(config: c, data: data).config.model.outDim == 4 + 2)

@@ -129,6 +129,11 @@ public final class BrainXFamily: TrainableFamily {
                 throw ConfigError("the targets in \(config.data.root) have shape \(probe.targets.shape) per batch; expected "
                     + "(B, tokens, dim)")
             }
+            for (key, value, found) in [("num_latents", config.model.numLatents, shape[1]), ("out_dim", config.model.outDim, shape[2])]
+                where value != 0 && value != found && !config.targets.isIdentity {
+                throw ConfigError("model.\(key): \(value), but the targets after the targets options are \(found) "
+                    + "(\(shape[1]) tokens x \(shape[2])); set model.\(key)=0 to take it from them")
+            }
             if config.model.numLatents == 0 { config.model.numLatents = shape[1] }
             if config.model.outDim == 0 { config.model.outDim = shape[2] }
         }
@@ -166,6 +171,12 @@ public final class BrainXFamily: TrainableFamily {
     public static func targetShape(_ config: BrainXRunConfig) -> [Int] {
         guard config.targets.isIdentity, config.model.numLatents > 0, config.model.outDim > 0 else { return [] }
         return [config.model.numLatents, config.model.outDim]
+    }
+
+    /// `data` with its targets through the run's `targets` options (unaugmented): what the model is scored
+    /// on, and what a ridge baseline beside it should fit.
+    public func targetData(_ data: TrainingData) -> TrainingData {
+        config.targets.isIdentity ? data : BrainXTargetData(data, targets: targetSpace)
     }
 
     /// The model's output shape, (num_latents, out_dim): what the targets must be after the `targets` options.
@@ -231,7 +242,7 @@ public final class BrainXFamily: TrainableFamily {
         evaluator.config = config
         evaluator.onProgress = progress
         try Evaluator.requireFiniteWeights(model, "the model")
-        let data: TrainingData = self.config.targets.isIdentity ? data : BrainXTargetData(data, targets: targetSpace)
+        let data = targetData(data)
         var predictions: [Int: [Tensor]] = [:]
         var report = try evaluator.evaluate(data: data, modules: [model]) { voxels, subject in
             let out = try predict(voxels, subject: subject)
