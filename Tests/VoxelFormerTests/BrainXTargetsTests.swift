@@ -142,7 +142,12 @@ import Torch
         trainer.onStep = { losses.append($1) }
         try trainer.run()
         #expect(losses.count == 16 && losses.allSatisfy(\.isFinite))
-        #expect(losses.suffix(4).reduce(0, +) < losses.prefix(4).reduce(0, +), "\(option): \(losses)")
+        // The last 4 steps' loss over the first 4's, minimum reduction over train.seed 1, 2, 3 and 1 and 2
+        // threads: nested 0.46 (ratios 0.48 to 0.54), layers 0.14 (0.849 to 0.856), mixture 0.15 (0.796 to
+        // 0.851); the files' random targets cannot be learned. Asserted: a third of that reduction.
+        let reduction: Double = ["nested": 0.46, "layers": 0.14, "mixture": 0.15][option]! / 3
+        let ratio: Double = losses.suffix(4).reduce(0, +) / losses.prefix(4).reduce(0, +)
+        #expect(ratio < 1 - reduction, "\(option): \(losses)")
         let yaml = try Checkpoint.configYAML(trainer.checkpointURL)
         let recorded = try BrainXRunConfig.parse(yaml: yaml)
         #expect(recorded.model.numLatents == trainer.family.config.model.numLatents && recorded.targets == c.targets)
@@ -241,7 +246,10 @@ import Torch
         straight.onStep = { losses.append($1) }
         try straight.run()
         #expect(losses.count == 12 && losses.allSatisfy(\.isFinite))
-        #expect(losses.suffix(4).reduce(0, +) < losses.prefix(4).reduce(0, +), "\(losses)")
+        // last 4 steps over first 4: 0.937 to 0.959 over train.seed 1, 2, 3 and 1 and 2 threads (a random
+        // tower's features of random images); asserted: a third of the smallest reduction, 0.041
+        let ratio: Double = losses.suffix(4).reduce(0, +) / losses.prefix(4).reduce(0, +)
+        #expect(ratio < 1 - 0.041 / 3, "\(losses)")
 
         var first = c
         first.train.maxSteps = 6
