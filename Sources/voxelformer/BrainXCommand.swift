@@ -23,11 +23,18 @@ struct BrainXEmbed: ParsableCommand {
         and with --mm-projector subj0s_projected.npy (N, num_latents, 4096): the embeddings that replace LLaVA's
         <im_patch> tokens (docs/brainx.md). --average-repeats averages each image's repeated trials before the
         model, as UMBRAE's inference does (one row per image).
+        UMBRAE's own weights: convert its .pth in Python (python scripts/convert_umbrae.py last.pth brainx.safetensors),
+        then --weights brainx.safetensors --config configs/brainx-umbrae.yaml (the architecture; the subjects, voxels,
+        latents and output width are read from the weights).
         """
     )
 
     @Option(help: "A BrainX training checkpoint (its config comes along).")
-    var checkpoint: String
+    var checkpoint: String?
+    @Option(help: "UMBRAE's weights as safetensors (scripts/convert_umbrae.py), with --config.")
+    var weights: String?
+    @Option(help: "The run config that goes with --weights (configs/brainx-umbrae.yaml).")
+    var config: String?
     @Option(help: "Output folder.")
     var out: String
     @Option(help: "LLaVA's mm_projector weights as safetensors (mm_projector.bin converted, or a whole checkpoint).")
@@ -41,11 +48,27 @@ struct BrainXEmbed: ParsableCommand {
 
     func validate() throws {
         if batchSize < 1 { throw ValidationError("--batch-size: must be at least 1, got \(batchSize)") }
+        if (checkpoint == nil) == (weights == nil) {
+            throw ValidationError("give --checkpoint (a training checkpoint) or --weights with --config (UMBRAE's weights), not both")
+        }
+        if weights != nil && config == nil {
+            throw ValidationError("--weights: needs --config, the run config giving the architecture (configs/brainx-umbrae.yaml)")
+        }
+        if checkpoint != nil && config != nil {
+            throw ValidationError("--config: goes with --weights; a checkpoint brings its own config (change it with overrides)")
+        }
     }
 
     func run() throws {
         Torch.initialise()
-        let family = try doing("loading \(checkpoint)") { try BrainXFamily.load(checkpoint: URL(fileURLWithPath: checkpoint), overrides: overrides) }
+        let family: BrainXFamily
+        if let checkpoint {
+            family = try doing("loading \(checkpoint)") { try BrainXFamily.load(checkpoint: URL(fileURLWithPath: checkpoint), overrides: overrides) }
+        } else {
+            family = try doing("loading \(weights!)") {
+                try BrainXFamily.load(weights: URL(fileURLWithPath: weights!), config: config, overrides: overrides)
+            }
+        }
         let projector = try mmProjector.map { path in try doing("loading \(path)") { try MMProjector.load(contentsOf: URL(fileURLWithPath: path)) } }
         let width = family.config.model.outDim
         if let projector, let path = mmProjector, projector.inDim != width {
@@ -55,7 +78,7 @@ struct BrainXEmbed: ParsableCommand {
         var dataConfig = family.config.data
         dataConfig.trainSubjects = dataConfig.testSubjects
         let data = try doing("loading the data in \(dataConfig.root)") {
-            try NSDTrainingData(config: dataConfig, targetShape: BrainXFamily.targetShape(family.config), loadTrainSubjects: false)
+            try NSDTrainingData(config: dataConfig, targetShape: [], loadTrainSubjects: false)  // any targets: only the voxels are used
         }
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

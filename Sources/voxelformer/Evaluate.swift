@@ -86,9 +86,10 @@ struct Evaluate: ParsableCommand {
         } else if let checkpoint, try Self.family(checkpoint: checkpoint, config: config) == BrainXFamily.self {
             // a BrainX training checkpoint: its family rebuilt from the embedded config, scored like MindEye2's
             let family = try BrainXFamily.load(checkpoint: URL(fileURLWithPath: checkpoint), overrides: extra)
-            let data = try NSDTrainingData(config: family.config.data, targetShape: BrainXFamily.targetShape(family.config))
+            let loaded = try NSDTrainingData(config: family.config.data, targetShape: BrainXFamily.targetShape(family.config))
+            let data = family.targetData(loaded)  // the ridge baseline fits the same targets as the model
             report = try scored(data: data, eval: family.config.eval) {
-                try family.evaluate(data: data, config: family.config.eval, progress: $0)
+                try family.evaluate(data: loaded, config: family.config.eval, progress: $0)
             }
         } else if let checkpoint {
             let loaded = try LoadedModel.load(checkpoint: checkpoint, config: config, overrides: extra)

@@ -28,8 +28,12 @@ struct Info: ParsableCommand {
         let width = rows.map(\.0.count).max() ?? 0
         for (k, v) in rows { print(k.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + v) }
         if config != nil || !overrides.isEmpty {
-            if try Families.of(config: config, resumingIn: nil) == MindEye2Family.self {
+            let family = try Families.of(config: config, resumingIn: nil)
+            if family == MindEye2Family.self {
                 return try mindEye2Table(MindEye2RunConfig.load(path: config, overrides: overrides))
+            }
+            if family == BrainXFamily.self {
+                return try brainXTable(BrainXRunConfig.load(path: config, overrides: overrides))
             }
             let c = try VoxelFormerConfig.load(path: config, overrides: overrides)
             let model = VoxelFormerModel(c.model)

@@ -53,3 +53,36 @@ import Torch
         #expect(try makeBrainX(config).parameterCount - (try without()) == 2 * 5 * 32)
     }
 }
+
+/// `BrainXConfig.parameterCounts` (what `voxelformer info` prints, from the shapes) against the built models
+/// and the notes' counts.
+@Suite struct BrainXShapeCountTests {
+    @Test func shapeCountsEqualTheBuiltModels() throws {
+        for label in Fixture.labels {
+            let config = try Fixture.config(label)
+            let model = try makeBrainX(config)
+            let counts = config.parameterCounts
+            #expect(counts.total == model.parameterCount, "\(label)")
+            #expect(counts.perceiver == model.perceiver.parameterCount && counts.resampler == model.perceiver.perceiver.parameterCount)
+            if let x = model as? BrainX {
+                #expect(counts.tokenizers == config.subjectKeys.map { x.lin1[$0]!.parameterCount + x.lin2[$0]!.parameterCount }, "\(label)")
+                #expect(counts.tokens.reduce(0, +) == x.token.parameterCount)
+            }
+        }
+    }
+
+    /// The notes' (B2) counts, without building anything.
+    @Test func umbraesSizes() throws {
+        let brainx = BrainXConfig.nsd(subjects: [1, 2, 5, 7]).parameterCounts
+        #expect(brainx.total == 146_500_608 && brainx.perceiver == 89_434_112 && brainx.resampler == 88_382_464)
+        #expect(brainx.tokenizers == [16_102_912, 14_622_208, 13_353_472, 12_987_904])
+        #expect(BrainXConfig.nsd(subjects: [1, 2, 5, 7], outDim: 4096).parameterCounts.total == 149_649_408)
+        #expect(BrainXConfig.nsd(.brainxs, subjects: [1]).parameterCounts.total == 105_537_024)
+        var adapted = BrainXConfig.nsd(.brainxc, subjects: [7])
+        adapted.freezePerceiver = true
+        #expect(adapted.parameterCounts.total == 102_422_016 && adapted.parameterCounts.trainable == 12_987_904)
+        var tokens = BrainXConfig.nsd(subjects: [1, 2, 5, 7])
+        tokens.useToken = true
+        #expect(tokens.parameterCounts.total == 146_500_608 + 4 * 5 * 1024)
+    }
+}

@@ -21,7 +21,8 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
     let selected: [Int: [Int]]
 
     /// - Parameters:
-    ///   - targetShape: the model's (clip_seq_dim, clip_emb_dim); the CLIP targets must match it.
+    ///   - targetShape: the model's (clip_seq_dim, clip_emb_dim); the CLIP targets must match it. Empty: not
+    ///     checked here (a family that derives its shape from the targets checks them itself).
     ///   - loadTrainSubjects: false when only the test subjects are needed (evaluation); subjects only
     ///     in data.train_subjects are then not loaded or served.
     public init(config: DataConfig, targetShape: [Int]? = nil, loadTrainSubjects: Bool = true) throws {
@@ -38,7 +39,7 @@ public final class NSDTrainingData: TrainingData, @unchecked Sendable {
         assembler = BatchAssembler(dataset: dataset)
         coordinateForm = config.coordinates
 
-        if let targetShape { try Self.checkTargets(dataset, expected: targetShape) }
+        if let targetShape, !targetShape.isEmpty { try Self.checkTargets(dataset, expected: targetShape) }
         var loaded: [Int: NSDSubject] = [:]
         for s in trainSubjects + testSubjects where loaded[s] == nil {
             let role = testSubjects.contains(s) && !trainSubjects.contains(s) ? "data.test_subjects" : "data.train_subjects"

@@ -17,6 +17,8 @@ public struct BrainXRunConfig: RunConfiguration {
     public var data = DataConfig()
     public var train = TrainConfig()
     public var eval = EvalConfig()
+    /// VINDEX's feature spaces: further layers, further encoders and nested pooling of the targets.
+    public var targets = BrainXTargetsConfig()
     /// The reconstruction loss between predicted and target tokens (UMBRAE's `--recon_loss`).
     public var loss = ReconstructionLoss.mse
     /// Subjects drawn each epoch; every batch holds `train.batch_size` trials of each, and the step's loss is
@@ -27,6 +29,8 @@ public struct BrainXRunConfig: RunConfiguration {
     public init() {
         model.subjects = []
         model.numVoxels = []
+        model.numLatents = 0  // 0: from the targets (after the `targets` options); UMBRAE's are 256 x 1024
+        model.outDim = 0
         data.trainSubjects = [1, 2, 5, 7]
         data.testSubjects = [1, 2, 5, 7]
         train.batchSize = 128
@@ -38,7 +42,7 @@ public struct BrainXRunConfig: RunConfiguration {
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case family, model, data, train, eval, loss, subjectsPerEpoch = "subjects_per_epoch", runDir = "run_dir"
+        case family, model, data, train, eval, targets, loss, subjectsPerEpoch = "subjects_per_epoch", runDir = "run_dir"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = BrainXRunConfig()
@@ -47,17 +51,19 @@ public struct BrainXRunConfig: RunConfiguration {
         data = try c.get(.data, d.data)
         train = try c.get(.train, d.train)
         eval = try c.get(.eval, d.eval)
+        targets = try c.get(.targets, d.targets)
         loss = try c.get(.loss, d.loss)
         subjectsPerEpoch = try c.get(.subjectsPerEpoch, d.subjectsPerEpoch)
         runDir = try c.get(.runDir, d.runDir)
     }
 
-    public static let sectionNames = ["model", "data", "train", "eval", "loss", "subjects_per_epoch", "run_dir"]
+    public static let sectionNames = ["model", "data", "train", "eval", "targets", "loss", "subjects_per_epoch", "run_dir"]
     public static let allowedKeys: [String: [String]] = [
         "model": BrainXConfig.CodingKeys.allCases.map(\.rawValue),
         "data": DataConfig.CodingKeys.allCases.map(\.rawValue),
         "train": TrainConfig.CodingKeys.allCases.map(\.rawValue),
         "eval": EvalConfig.CodingKeys.allCases.map(\.rawValue),
+        "targets": BrainXTargetsConfig.CodingKeys.allCases.map(\.rawValue),
     ]
     public static var resumableKeys: [String] { RunConfigDefaults.resumableKeys }
 
@@ -68,7 +74,10 @@ public struct BrainXRunConfig: RunConfiguration {
         var shape = model
         shape.subjects = subjects
         if shape.numVoxels.isEmpty { shape.numVoxels = subjects.map { _ in 1 } }  // filled from the data
+        if shape.numLatents == 0 { shape.numLatents = 1 }  // 0: filled from the targets
+        if shape.outDim == 0 { shape.outDim = 1 }
         try shape.validate()
+        try targets.validate()
         try data.validate()
         try train.validate()
         try eval.validate()
@@ -95,6 +104,8 @@ public final class BrainXFamily: TrainableFamily {
     public let model: any BrainXModel
     public var modules: Module { model }
     let evaluator: Evaluator
+    /// The `targets` section, applied to every batch's and test set's targets.
+    let targetSpace: BrainXTargets
     /// The tokenizer index of each subject: its position in `model.subjects`.
     let subjectIndex: [Int: Int]
 
@@ -109,29 +120,67 @@ public final class BrainXFamily: TrainableFamily {
                 + "in \(config.data.root) (\(counts)); set model.num_voxels=\(counts), or [] to take them from the data")
         }
         config.model.subjects = subjects
+        let space = BrainXTargets(config.targets, root: config.data.root, seed: config.train.seed)
+        if config.model.numLatents == 0 || config.model.outDim == 0 || !config.targets.isIdentity {
+            // one trial's targets through the `targets` options give the model's output shape
+            let probe = try data.trainBatch(Batch(subject: subjects[0], trials: [0]))
+            let shape = try space(probe.targets.to(.float32), images: probe.images).shape
+            guard shape.count == 3 else {
+                throw ConfigError("the targets in \(config.data.root) have shape \(probe.targets.shape) per batch; expected "
+                    + "(B, tokens, dim)")
+            }
+            for (key, value, found) in [("num_latents", config.model.numLatents, shape[1]), ("out_dim", config.model.outDim, shape[2])]
+                where value != 0 && value != found && !config.targets.isIdentity {
+                throw ConfigError("model.\(key): \(value), but the targets after the targets options are \(found) "
+                    + "(\(shape[1]) tokens x \(shape[2])); set model.\(key)=0 to take it from them")
+            }
+            if config.model.numLatents == 0 { config.model.numLatents = shape[1] }
+            if config.model.outDim == 0 { config.model.outDim = shape[2] }
+        }
         // checked here, not in validate(): `train --init-from` sets train.init_from after the config is loaded
         if config.model.freezePerceiver && config.train.initFrom == nil {
             throw ConfigError("model.freeze_perceiver: freezes the perceiver transferred by train.init_from, which is not set "
                 + "(train --init-from a cross-subject run)")
         }
-        try self.init(trained: config)
+        try self.init(validated: config, targets: space)
     }
 
     /// The family of a trained run's config (a checkpoint's, whose `model.subjects` and `model.num_voxels`
     /// are filled in): no data needed.
-    public init(trained config: BrainXRunConfig) throws {
-        guard !config.model.subjects.isEmpty, !config.model.numVoxels.isEmpty else {
-            throw ConfigError("model.subjects and model.num_voxels: a trained run's config lists them; got \(config.model.subjects) "
-                + "and \(config.model.numVoxels)")
+    public convenience init(trained config: BrainXRunConfig) throws {
+        try self.init(validated: config, targets: BrainXTargets(config.targets, root: config.data.root, seed: config.train.seed))
+    }
+
+    init(validated config: BrainXRunConfig, targets: BrainXTargets) throws {
+        guard !config.model.subjects.isEmpty, !config.model.numVoxels.isEmpty, config.model.numLatents > 0,
+              config.model.outDim > 0 else {
+            throw ConfigError("model.subjects, model.num_voxels, model.num_latents and model.out_dim: a trained run's config "
+                + "gives them; got \(config.model.subjects), \(config.model.numVoxels), \(config.model.numLatents) and "
+                + "\(config.model.outDim)")
         }
         try config.validate()
         self.config = config
         model = try makeBrainX(config.model)
         evaluator = Evaluator(config: config.eval)
+        targetSpace = targets
         subjectIndex = Dictionary(uniqueKeysWithValues: config.model.subjects.enumerated().map { ($0.element, $0.offset) })
     }
 
-    public static func targetShape(_ config: BrainXRunConfig) -> [Int] { [config.model.numLatents, config.model.outDim] }
+    /// The shape the data root's targets file must have: the model's output, unless the `targets` options
+    /// change it or the model takes it from the targets (then [], and the family checks the targets itself).
+    public static func targetShape(_ config: BrainXRunConfig) -> [Int] {
+        guard config.targets.isIdentity, config.model.numLatents > 0, config.model.outDim > 0 else { return [] }
+        return [config.model.numLatents, config.model.outDim]
+    }
+
+    /// `data` with its targets through the run's `targets` options (unaugmented): what the model is scored
+    /// on, and what a ridge baseline beside it should fit.
+    public func targetData(_ data: TrainingData) -> TrainingData {
+        config.targets.isIdentity ? data : BrainXTargetData(data, targets: targetSpace)
+    }
+
+    /// The model's output shape, (num_latents, out_dim): what the targets must be after the `targets` options.
+    public var outputShape: [Int] { [config.model.numLatents, config.model.outDim] }
 
     public var subjectsPerEpoch: Int { min(config.subjectsPerEpoch, config.data.trainSubjects.count) }
 
@@ -168,15 +217,17 @@ public final class BrainXFamily: TrainableFamily {
     }
 
     public func loss(for batch: NSDBatch, epoch: Int, autocast: Autocast) throws -> (loss: Tensor, extras: [String: Tensor]) {
-        let expected = Self.targetShape(config)
+        let expected = outputShape
         var total: Tensor?
         for part in batch.parts {
-            guard Array(part.targets.shape.dropFirst()) == expected else {
-                throw ConfigError("subject \(part.subject): the targets have shape \(part.targets.shape), but the model predicts "
+            let targets = try targetSpace(part.targets.to(.float32), images: part.images,
+                                          draw: (part.subject, part.rows, epoch))
+            guard Array(targets.shape.dropFirst()) == expected else {
+                throw ConfigError("subject \(part.subject): the targets have shape \(targets.shape), but the model predicts "
                     + "\(expected) (model.num_latents x model.out_dim); set those to the targets' shape")
             }
             let predicted = try autocast { try predict(part.voxels, subject: part.subject) }
-            let l = config.loss(predicted.to(.float32), part.targets.to(.float32))
+            let l = config.loss(predicted.to(.float32), targets)
             total = total.map { $0 + l } ?? l
         }
         return (total!, [:])
@@ -191,6 +242,7 @@ public final class BrainXFamily: TrainableFamily {
         evaluator.config = config
         evaluator.onProgress = progress
         try Evaluator.requireFiniteWeights(model, "the model")
+        let data = targetData(data)
         var predictions: [Int: [Tensor]] = [:]
         var report = try evaluator.evaluate(data: data, modules: [model]) { voxels, subject in
             let out = try predict(voxels, subject: subject)

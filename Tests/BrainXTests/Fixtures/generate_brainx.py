@@ -10,8 +10,13 @@
 #   brainx_cases.safetensors        inputs and evaluation-mode outputs of every model, the losses, the pooling
 #   mm_projector_<type>.safetensors LLaVA projectors as LLaVA stores them (model.mm_projector.*)
 #   brainx_counts.json              full-size parameter counts, from the same modules built on the meta device
+#   umbrae_brainx.safetensors       the "brainx" model saved as UMBRAE's training checkpoint (.pth, `module.`
+#                                   names) and converted by scripts/convert_umbrae.py, as a user would
 import json
 import os
+import subprocess
+import sys
+import tempfile
 
 import torch
 import torch.nn as nn
@@ -180,11 +185,12 @@ def main():
         "brainxs": dict(SMALL, variant="brainxs", subjects=[7], num_voxels=[45]),
     }
     g = torch.Generator().manual_seed(2)
-    cases, names = {}, {}
+    cases, names, models = {}, {}, {}
     for seed, (label, c) in enumerate(configs.items(), start=10):
         model = BrainX(c) if c["variant"] == "brainx" else BrainXS(c)
         perturb(model, seed)
         model.eval()
+        models[label] = model
         names[label] = list(model.state_dict().keys())
         save_file({k: v.contiguous() for k, v in model.state_dict().items()},
                   os.path.join(HERE, f"brainx_{label}.safetensors"))
@@ -236,6 +242,16 @@ def main():
                   os.path.join(HERE, f"mm_projector_{kind}.safetensors"))
 
     save_file({k: v.contiguous() for k, v in cases.items()}, os.path.join(HERE, "brainx_cases.safetensors"))
+
+    # UMBRAE's checkpoint layout (train_brainx.py under accelerate): the "brainx" model's state dict with
+    # `module.` names beside the optimiser and the loss lists, converted by the user's script.
+    converter = os.path.join(HERE, "..", "..", "..", "scripts", "convert_umbrae.py")
+    with tempfile.TemporaryDirectory() as tmp:
+        pth = os.path.join(tmp, "last.pth")
+        state = {"module." + k: v for k, v in models["brainx"].state_dict().items()}
+        torch.save({"model_state_dict": state, "optimizer_state_dict": {"state": {}, "param_groups": []},
+                    "train_losses": [0.5, 0.4], "val_losses": [0.6], "lrs": [3e-4], "epoch": 2}, pth)
+        subprocess.run([sys.executable, converter, pth, os.path.join(HERE, "umbrae_brainx.safetensors")], check=True)
     with open(os.path.join(HERE, "brainx_configs.json"), "w") as f:
         json.dump({label: {"config": c, "names": names[label]} for label, c in configs.items()}, f, indent=1)
     counts = full_size_counts()
