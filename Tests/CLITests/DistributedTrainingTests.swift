@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+import Torch
+
+/// Data-parallel training through the binary, on a small synthetic data set with the demo preset's model.
+@Suite("Data-parallel training over Gloo", .serialized)
+struct DistributedTrainingTests {
+    /// 2 subjects of 100 voxels, 96 train trials each, 16 x 64 targets (the demo preset's shape).
+    static let data: Result<URL, any Error> = Result {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dp-\(UUID().uuidString)")
+        let root = folder.appendingPathComponent("root")
+        let r = try CLI.run(["synth", "--out", root.path, "--subjects", "2", "--images", "64", "--test-images", "16",
+                             "--test-repeats", "2", "--trials-per-session", "32", "--voxels", "100", "--tokens", "16",
+                             "--token-dim", "64", "--image-size", "8", "--latent-dim", "4", "--noise", "1"], timeout: 120)
+        guard r.status == 0 else { throw CLIFixture.Failed(description: "synth failed: \(r.summary)") }
+        return folder
+    }
+
+    /// The demo preset for 20 steps at global batch 16: 8 steps an epoch, epoch 0 BiMixCo (mixup_pct 0.25 of 4
+    /// epochs), then SoftCLIP; one thread a rank (the machine's 2 cores).
+    static func arguments(_ folder: URL, run: String, maxSteps: Int = 20) -> [String] {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        return ["train", "--config", repository.appendingPathComponent("configs/demo.yaml").path,
+                "--run-dir", folder.appendingPathComponent(run).path, "data.root=\(folder.appendingPathComponent("root").path)",
+                "data.train_subjects=[1,2]", "data.test_subjects=[1,2]", "train.epochs=4", "train.mixup_pct=0.25",
+                "train.max_steps=\(maxSteps)", "train.threads=1", "train.batch_size=16", "eval.pools=2", "eval.pool_size=8"]
+    }
+
+    /// (epoch, loss) of every step row of a run's metrics.jsonl.
+    static func steps(_ run: URL) throws -> [(epoch: Int, loss: Double)] {
+        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").compactMap {
+            let row = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            guard row?["type"] as? String == "step", let e = row?["epoch"] as? Int, let l = row?["loss"] as? Double else { return nil }
+            return (e, l)
+        }
+    }
+
+    /// The issue's must-show: two ranks at batch 8 each reproduce one process at batch 16, loss for loss,
+    /// through both phases. Exact up to float rounding because every random draw that depends on the batch
+    /// (MixCo's permutation and Beta weights, the heads' dropout masks) is drawn for the global batch on
+    /// every rank (docs/distributed.md); measured: at most 2.6e-7 relative over the 20 steps.
+    @Test func twoRanksReproduceOneProcess() throws {
+        let folder = try Self.data.get()
+        let one = try CLI.run(Self.arguments(folder, run: "one"), timeout: 120)
+        #expect(one.status == 0, "\(one.summary)")
+        let two = try CLI.run(["train", "--nproc-per-node", "2"] + Self.arguments(folder, run: "two").dropFirst(), timeout: 120)
+        #expect(two.status == 0, "\(two.summary)")
+        let a = try Self.steps(folder.appendingPathComponent("one")), b = try Self.steps(folder.appendingPathComponent("two"))
+        #expect(a.count == 20 && b.count == 20)
+        #expect(a.contains { $0.epoch == 0 } && a.contains { $0.epoch > 0 }, "both phases: BiMixCo in epoch 0, SoftCLIP after")
+        for (i, (x, y)) in zip(a, b).enumerated() {
+            #expect(x.epoch == y.epoch)
+            #expect(abs(x.loss - y.loss) <= 1e-5 * abs(x.loss), "step \(i + 1): one process \(x.loss), two ranks \(y.loss)")
+        }
+        // The checkpoint records the world size; resuming it in one process is refused with the reason.
+        let checkpoint = folder.appendingPathComponent("two/checkpoint.safetensors")
+        #expect(try Safetensors.readMetadata(checkpoint)["world_size"] == "2")
+        let resumed = try CLI.run(["train", "--run-dir", folder.appendingPathComponent("two").path, "--resume"],
+                                  timeout: 60)
+        #expect(resumed.status != 0)
+        #expect(resumed.errorLine.contains("trained by 2 process(es), this run has 1"), "\(resumed.errorLine)")
+    }
+
+    /// A rank killed mid-run: the other stops within 60 s, non-zero, naming it.
+    @Test func killedRankStopsTheOther() throws {
+        let folder = try Self.data.get()
+        let run = folder.appendingPathComponent("killed")
+        let metrics = run.appendingPathComponent("metrics.jsonl")
+        let ranks = try Ranks.run(Self.arguments(folder, run: "killed", maxSteps: 100_000) + ["train.epochs=1000"], timeout: 120,
+                                  kill: (rank: 1, when: { _ in
+                                      ((try? String(contentsOf: metrics, encoding: .utf8)) ?? "").components(separatedBy: "\"step\"").count > 4
+                                  }))
+        let survivor = ranks[0]
+        #expect(survivor.status != 0)
+        #expect(survivor.seconds < 60, "took \(survivor.seconds) s")
+        #expect(survivor.stderr.contains("lost rank 1"), "\(survivor.stderr.suffix(600))")
+    }
+}
