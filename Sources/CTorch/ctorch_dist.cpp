@@ -133,9 +133,9 @@ int ct_pg_gloo_create(ct_store s, int rank, int world_size, int64_t timeout_ms, 
     CT_GUARD({
         TORCH_CHECK(world_size > 0 && rank >= 0 && rank < world_size, "rank ", rank, " is not within world size ",
                     world_size);
-        // Devices from GLOO_SOCKET_IFNAME when set, else this host's name (or loopback), as torch.distributed.
+        // As torch.distributed: devices from GLOO_SOCKET_IFNAME when set, else this host's name (or loopback),
+        // two worker threads per device.
         auto options = c10d::ProcessGroupGloo::Options::create_default(milliseconds(timeout_ms));
-        options->threads = 1;
         auto g = std::make_unique<Group>();
         g->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(S(s).store, rank, world_size, options);
         *out = g.release();

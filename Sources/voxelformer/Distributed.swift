@@ -21,8 +21,7 @@ func joinProcessGroup() throws -> DataParallel? {
 enum LocalLauncher {
     static func launch(ranks: Int, arguments: [String]) throws -> Int32 {
         let port = try freePort()
-        var processes: [Process] = []
-        for rank in 0..<ranks {
+        let processes: [Process] = try (0..<ranks).map { rank in
             let p = Process()
             p.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
             p.arguments = arguments
@@ -33,10 +32,17 @@ enum LocalLauncher {
             env["MASTER_ADDR"] = "127.0.0.1"
             p.environment = env
             try p.run()
-            processes.append(p)
+            return p
         }
         // Ctrl-C reaches every rank (one process group); the ranks agree to stop after the same step.
         signal(SIGINT, SIG_IGN)
+        // SIGTERM (a scheduler, a test's timeout) goes on to the ranks, which would otherwise be left running.
+        signal(SIGTERM, SIG_IGN)
+        let terminate = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        let children = Children(processes)
+        terminate.setEventHandler { for p in children.processes where p.isRunning { p.terminate() } }
+        terminate.resume()
+        defer { terminate.cancel() }
         var failed: (rank: Int, status: Int32)?
         var running = Set(0..<ranks)
         while !running.isEmpty {
@@ -52,6 +58,12 @@ enum LocalLauncher {
             usleep(50_000)
         }
         return failed?.status ?? 0
+    }
+
+    /// The ranks, for the signal handler's queue (it only reads `isRunning` and sends SIGTERM).
+    final class Children: @unchecked Sendable {
+        let processes: [Process]
+        init(_ processes: [Process]) { self.processes = processes }
     }
 
     /// A port nothing listens on now (the kernel's pick for port 0), as torchrun's standalone mode picks one.

@@ -10,6 +10,8 @@ extension Trainer {
             throw ConfigError("train.batch_size: \(train.batchSize) does not split evenly over \(dataParallel.worldSize) ranks; "
                 + "it is the global batch, and each rank trains on batch_size / world_size trials")
         }
+        // the ranks load the data and build the model at their own pace
+        try dataParallel.barrier("every rank ready to train", long: true)
         try dataParallel.broadcastParameters(optimizer.parameters)
     }
 
