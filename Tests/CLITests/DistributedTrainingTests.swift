@@ -53,13 +53,33 @@ struct DistributedTrainingTests {
             #expect(x.epoch == y.epoch)
             #expect(abs(x.loss - y.loss) <= 1e-5 * abs(x.loss), "step \(i + 1): one process \(x.loss), two ranks \(y.loss)")
         }
-        // The checkpoint records the world size; resuming it in one process is refused with the reason.
-        let checkpoint = folder.appendingPathComponent("two/checkpoint.safetensors")
-        #expect(try Safetensors.readMetadata(checkpoint)["world_size"] == "2")
-        let resumed = try CLI.run(["train", "--run-dir", folder.appendingPathComponent("two").path, "--resume"],
+        // The checkpoint records the world size. The demo model draws nothing per rank (model.drop 0, no prior),
+        // so the two ranks' checkpoint resumes in one process and goes on as the one process does.
+        #expect(try Safetensors.readMetadata(folder.appendingPathComponent("two/checkpoint.safetensors"))["world_size"] == "2")
+        for run in ["one", "two"] {
+            let resumed = try CLI.run(["train", "--run-dir", folder.appendingPathComponent(run).path, "--resume", "train.max_steps=26"],
+                                      timeout: 120)
+            #expect(resumed.status == 0, "\(run): \(resumed.summary)")
+        }
+        let a2 = try Self.steps(folder.appendingPathComponent("one")), b2 = try Self.steps(folder.appendingPathComponent("two"))
+        #expect(a2.count == 26 && b2.count == 26)
+        for (i, (x, y)) in zip(a2, b2).enumerated().dropFirst(20) {
+            #expect(abs(x.loss - y.loss) <= 1e-5 * abs(x.loss), "step \(i + 1) after the resume: \(x.loss) vs \(y.loss)")
+        }
+    }
+
+    /// With attention dropout (model.drop 0.1) each rank draws for its own slice: resuming on another world
+    /// size is refused, with that reason.
+    @Test func resumeOnAnotherWorldSizeIsRefusedWhenRanksDrawAlone() throws {
+        let folder = try Self.data.get()
+        let two = try CLI.run(["train", "--nproc-per-node", "2"] + Self.arguments(folder, run: "drop", maxSteps: 2).dropFirst()
+            + ["model.drop=0.1"], timeout: 120)
+        #expect(two.status == 0, "\(two.summary)")
+        let resumed = try CLI.run(["train", "--run-dir", folder.appendingPathComponent("drop").path, "--resume", "train.max_steps=4"],
                                   timeout: 60)
         #expect(resumed.status != 0)
-        #expect(resumed.errorLine.contains("trained by 2 process(es), this run has 1"), "\(resumed.errorLine)")
+        #expect(resumed.errorLine.contains("trained by 2 process(es), this run has 1")
+                && resumed.errorLine.contains("model.drop 0.1: attention dropout"), "\(resumed.errorLine)")
     }
 
     /// A rank killed mid-run: the other stops within 60 s, non-zero, naming it.

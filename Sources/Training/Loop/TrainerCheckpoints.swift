@@ -42,12 +42,7 @@ extension Trainer {
             throw fail("the checkpoint was trained on train trials per subject {\(list(s.trialCounts))}, "
                 + "but the data now has {\(list(sampler.trialCounts))}")
         }
-        let world = dataParallel?.worldSize ?? 1
-        guard c.worldSize == world else {
-            throw fail("the checkpoint was trained by \(c.worldSize) process(es), this run has \(world); a run resumes with the "
-                + "world size it started with (each rank draws its own random numbers, dropout masks and the prior's noise, "
-                + "for its slice of the batch, so another world size would not continue the same run)")
-        }
+        if let refusal = worldSizeChangeRefusal(from: c.worldSize) { throw fail(refusal) }
         guard s.epoch == c.epoch else {
             throw fail("the sampler has drawn \(s.epoch) epochs, but the checkpoint's epoch is \(c.epoch)")
         }
