@@ -24,7 +24,9 @@ struct DistributedTrainingTests {
         return ["train", "--config", repository.appendingPathComponent("configs/demo.yaml").path,
                 "--run-dir", folder.appendingPathComponent(run).path, "data.root=\(folder.appendingPathComponent("root").path)",
                 "data.train_subjects=[1,2]", "data.test_subjects=[1,2]", "train.epochs=4", "train.mixup_pct=0.25",
-                "train.max_steps=\(maxSteps)", "train.threads=1", "train.batch_size=16", "eval.pools=2", "eval.pool_size=8"]
+                "train.max_steps=\(maxSteps)", "train.threads=1", "train.batch_size=16", "eval.pools=2", "eval.pool_size=8",
+                // every epoch, 32 test trials in batches of 5: the ranks take turns, the last round uneven
+                "eval.every_epochs=1", "eval.batch_size=5"]
     }
 
     /// (epoch, loss) of every step row of a run's metrics.jsonl.
@@ -33,6 +35,15 @@ struct DistributedTrainingTests {
             let row = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             guard row?["type"] as? String == "step", let e = row?["epoch"] as? Int, let l = row?["loss"] as? Double else { return nil }
             return (e, l)
+        }
+    }
+
+    /// The evaluation scores of every epoch row of a run's metrics.jsonl.
+    static func evaluations(_ run: URL) throws -> [[String: Double]] {
+        try String(contentsOf: run.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").compactMap {
+            let row = try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            guard row?["type"] as? String == "epoch" else { return nil }
+            return (row ?? [:]).compactMapValues { $0 as? Double }.filter { ["image_retrieval", "brain_retrieval", "cosine"].contains($0.key) }
         }
     }
 
@@ -52,6 +63,14 @@ struct DistributedTrainingTests {
         for (i, (x, y)) in zip(a, b).enumerated() {
             #expect(x.epoch == y.epoch)
             #expect(abs(x.loss - y.loss) <= 1e-5 * abs(x.loss), "step \(i + 1): one process \(x.loss), two ranks \(y.loss)")
+        }
+        // Evaluation, split across the two ranks, scores as the one process does (the cosine from the weights
+        // that differ by rounding).
+        let (ea, eb) = (try Self.evaluations(folder.appendingPathComponent("one")), try Self.evaluations(folder.appendingPathComponent("two")))
+        #expect(ea.count == 2 && eb.count == 2 && ea.allSatisfy { $0.count == 3 })
+        for (x, y) in zip(ea, eb) {
+            #expect(x["image_retrieval"] == y["image_retrieval"] && x["brain_retrieval"] == y["brain_retrieval"], "\(x) vs \(y)")
+            #expect(abs((x["cosine"] ?? 0) - (y["cosine"] ?? 1)) <= 1e-4 * abs(x["cosine"] ?? 0), "\(x) vs \(y)")
         }
         // The checkpoint records the world size. The demo model draws nothing per rank (model.drop 0, no prior),
         // so the two ranks' checkpoint resumes in one process and goes on as the one process does.

@@ -9,7 +9,8 @@ import Torch
 /// - a family's loss sees the global batch: `gather` for inputs and targets, `gatherWithGradient` for the
 ///   embeddings (the local slice keeps its gradient), and draws its random mixing for the global batch;
 /// - after backward the gradients are averaged in a few flat buckets (`averageGradients`);
-/// - rank 0 alone writes checkpoints, metrics and logs and evaluates; the others wait at a barrier.
+/// - evaluation is split across the ranks and gathered (`splitAcrossRanks`); rank 0 alone writes
+///   checkpoints, metrics and logs, and the others wait at a barrier while it does.
 public final class DataParallel: @unchecked Sendable {
     public let group: ProcessGroup
     public var rank: Int { group.rank }
@@ -85,6 +86,31 @@ public final class DataParallel: @unchecked Sendable {
         var parts = all.split(b, dim: 0)
         parts[rank] = withGrad
         return Tensor.cat(parts, dim: 0)
+    }
+
+    /// `work(0) ... work(count - 1)`, split round-robin over the ranks (rank r does r, r + W, ...) and
+    /// all-gathered, so every rank returns all of them in order: evaluation split across ranks. Each result
+    /// is a list of tensors whose dim 0 has `rows(i)` rows (at most `rows(0)`); a rank with nothing left in
+    /// the last round repeats the last item and drops it.
+    public func splitAcrossRanks(count: Int, rows: (Int) -> Int, _ work: (Int) throws -> [Tensor]) throws -> [[Tensor]] {
+        guard count > 0 else { return [] }
+        let most = rows(0)
+        var results: [[Tensor]] = []
+        for round in 0..<((count + worldSize - 1) / worldSize) {
+            let mine = round * worldSize + rank
+            let local = try work(min(mine, count - 1))
+            // every rank's result of this round, padded to `most` rows so the shapes agree
+            let gathered = try local.map { t -> [Tensor] in
+                let padded = t.size(0) == most ? t
+                    : Tensor.cat([t, Tensor.zeros([most - t.size(0)] + Array(t.shape.dropFirst()), dtype: t.dtype)])
+                return try gather(padded).split(most, dim: 0)
+            }
+            for q in 0..<worldSize where round * worldSize + q < count {
+                let n = rows(round * worldSize + q)
+                results.append(gathered.map { $0[q].slice(0, start: 0, end: n) })
+            }
+        }
+        return results
     }
 
     /// The mean of `value` over the ranks (the logged loss: the prior's part differs between ranks).

@@ -182,9 +182,10 @@ public final class Trainer<Family: ModelFamily> {
                 epoch += 1
                 stepInEpoch = 0
                 let evaluates = epoch % evalConfig.everyEpochs == 0 || epoch == train.epochs
-                // data parallel: rank 0 evaluates while the others wait at the barrier
-                let results = evaluates && writes ? try torchStage("evaluating after epoch \(epoch)") { try evaluate() } : nil
-                if evaluates { try dataParallel?.barrier("rank 0 evaluating", long: true) }
+                // data parallel: every rank evaluates its share of the batches (Evaluator, DataParallel.splitAcrossRanks)
+                let results = evaluates ? try torchStage("evaluating after epoch \(epoch)") {
+                    try DataParallel.within(dataParallel) { try evaluate() }
+                } : nil
                 var improved = false
                 if let metric = results?.average?.imageRetrieval, metric.isFinite, metric > (bestMetric ?? -.infinity) {
                     bestMetric = metric
