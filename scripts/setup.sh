@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REQUIRED_TORCH=2.13.0
-DEB_PACKAGES=(pkg-config zlib1g-dev libhdf5-dev libniftiio-dev libnifti2-dev libznz-dev)
+DEB_PACKAGES=(pkg-config zlib1g-dev libhdf5-dev libniftiio-dev libnifti2-dev libznz-dev libgloo-dev)
 
 # --- Debian packages -------------------------------------------------------------------------
 missing=()

@@ -48,6 +48,7 @@ public enum F {
     public static func relu(_ x: Tensor) -> Tensor { x.unary(.relu) }
     public static func dropout(_ x: Tensor, p: Double, training: Bool) -> Tensor {
         if !training || p == 0 { return x }
+        if let global = GlobalBatch.current { return global.dropout(x, p: p) }  // a data-parallel rank
         return Tensor.make { ct_dropout(x.handle, p, 1, $0) }
     }
     /// `softmax(q kᵀ · scale + mask) v` over (..., L, E) queries and (..., S, E) keys. A bool mask keeps

@@ -5,7 +5,7 @@ import Foundation
 
 /// Every benchmark, in table order. New rows: add a `Benchmark` here (or to a list like this one).
 let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks + DataLoading.benchmarks + TrainingStep.benchmarks
-    + PriorStep.benchmarks + CLIPEncode.benchmarks
+    + PriorStep.benchmarks + CLIPEncode.benchmarks + DataParallelStep.benchmarks
 
 // A child started by `isolated(_:_:)`: run that one benchmark, print its rows for the parent.
 if let name = isolatedName {

@@ -37,6 +37,9 @@ struct Train: ParsableCommand {
     @Option(help: "Start from a pretrained run's checkpoint (or a safetensors state dict): MindEye2 fine-tunes a new subject with a fresh ridge; sets train.init_from.")
     var initFrom: String?
 
+    @Option(help: "Run N ranks of this training on this machine (data parallel over Gloo, as torchrun --nproc-per-node N does; docs/distributed.md).")
+    var nprocPerNode: Int?
+
     @Argument(help: "Dotted overrides like Hydra's: model.nat_depth=2 train.max_lr=1e-4 data.root=/data/nsd.")
     var overrides: [String] = []
 
@@ -44,17 +47,31 @@ struct Train: ParsableCommand {
         if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
         if resume && initFrom != nil { throw ValidationError("--init-from starts a new run; --resume continues one from its own checkpoint") }
         if runDir == "" { throw ValidationError("--run-dir: expected a folder, got an empty path") }
+        if let n = nprocPerNode, n < 1 { throw ValidationError("--nproc-per-node: expected 1 or more processes, got \(n)") }
     }
 
     func run() throws {
+        if let n = nprocPerNode, n > 1 {
+            if ProcessInfo.processInfo.environment["RANK"] != nil {
+                throw ValidationError("--nproc-per-node: RANK is already set (this process is a rank of a launcher's run); drop one of them")
+            }
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            if let i = arguments.firstIndex(where: { $0.hasPrefix("--nproc-per-node") }) {
+                arguments.removeSubrange(i ..< (arguments[i].contains("=") ? i + 1 : min(i + 2, arguments.count)))
+            }
+            let status = try LocalLauncher.launch(ranks: n, arguments: arguments)
+            if status != 0 { throw ExitCode(status) }
+            return
+        }
         Torch.initialise()
+        let parallel = try joinProcessGroup()
         // the run folder comes from --run-dir, a run_dir= override or the default
         let dir = runDir ?? overrides.last { $0.hasPrefix("run_dir=") }.map { String($0.dropFirst(8)) }
             ?? VoxelFormerConfig().runDir
-        try train(Families.of(config: config, resumingIn: resume ? dir : nil), runDir: dir)
+        try train(Families.of(config: config, resumingIn: resume ? dir : nil), runDir: dir, parallel: parallel)
     }
 
-    func train<Family: TrainableFamily>(_: Family.Type, runDir dir: String) throws {
+    func train<Family: TrainableFamily>(_: Family.Type, runDir dir: String, parallel: DataParallel?) throws {
         var cfg: Family.Config
         if resume && config == nil {
             cfg = try TrainingRun<Family>.checkpointConfig(runDir: dir, overrides: overrides)
@@ -63,7 +80,9 @@ struct Train: ParsableCommand {
         }
         if let runDir { cfg.runDir = runDir }
         if let initFrom { cfg.train.initFrom = initFrom }
-        try TrainingRun<Family>(config: cfg, resume: resume, overwrite: overwrite).executeInConsole()
+        var run = TrainingRun<Family>(config: cfg, resume: resume, overwrite: overwrite)
+        run.dataParallel = parallel
+        try run.executeInConsole()
     }
 }
 
@@ -73,12 +92,14 @@ extension TrainingRun {
     @discardableResult
     func executeInConsole() throws -> Trainer<Family> {
         var run = self
-        run.onNote = { print($0) }
+        let writes = dataParallel?.isWriter ?? true  // data parallel: rank 0 prints and logs
+        run.onNote = { if writes { print($0) } }
         let before = beforeTraining
         run.beforeTraining = { trainer in
             try before(trainer)
             InterruptFlag.install()
             trainer.shouldStop = { InterruptFlag.isRaised }
+            guard writes else { return }
             trainer.loggers = [ConsoleProgress(),
                                try TensorBoardLogger(directory: trainer.runDir.appendingPathComponent("tensorboard"))]
         }

@@ -10,7 +10,7 @@ struct VoxelFormerCommand: ParsableCommand {
         version: VoxelFormerVersion.string,
         subcommands: [Demo.self, Train.self, Evaluate.self, Baseline.self, Embed.self, Retrieve.self, Synth.self, DataCommand.self,
                       CLIPTargetsCommand.self, BrainXCommand.self,
-                      Info.self]
+                      Info.self, DistributedSelfTest.self]
     )
 
     /// Runs the chosen command inside a libtorch error scope: a libtorch failure anywhere in it is a thrown

@@ -247,6 +247,34 @@ int ct_profiler_enabled(void);
 int ct_record_range_enter(const char *name, ct_range *out);
 int ct_record_range_exit(ct_range r);
 
+
+// ---- c10d: TCP store and Gloo process group (ctorch_dist.cpp) ---------------------------------------
+// torch.distributed's pieces. The master's store listens on port (0: a free one, ct_store_port tells
+// which); the others connect to host:port, retrying until timeout_ms. prefix (may be NULL) scopes the keys.
+typedef void *ct_store;
+typedef void *ct_process_group;
+typedef void *ct_heartbeat;
+int ct_tcp_store_create(const char *host, int port, int is_master, int world_size, const char *prefix,
+                        int64_t timeout_ms, ct_store *out);
+void ct_store_free(ct_store s);
+int ct_store_port(ct_store s, int *out);
+int ct_store_set(ct_store s, const char *key, const void *value, size_t n);
+int ct_store_get(ct_store s, const char *key, void *buffer, size_t capacity, size_t *length);
+int ct_store_add(ct_store s, const char *key, int64_t delta, int64_t *out);
+// Adds 1 to `heartbeat/<rank>` every interval_ms on a thread with its own connection; stop joins it.
+int ct_heartbeat_start(const char *host, int port, const char *prefix, int rank, int64_t interval_ms,
+                       ct_heartbeat *out);
+void ct_heartbeat_stop(ct_heartbeat h);
+// Collectives wait for completion and fail (a lost peer, the timeout) with c10d's message.
+int ct_pg_gloo_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out);
+void ct_pg_free(ct_process_group g);
+int ct_pg_allreduce_sum(ct_process_group g, ct_tensor *tensors, int n);  // each in place, contiguous
+int ct_pg_allgather(ct_process_group g, ct_tensor input, ct_tensor *out);  // ranks' inputs cat on dim 0
+int ct_pg_broadcast(ct_process_group g, ct_tensor t, int root);
+int ct_pg_barrier(ct_process_group g, int64_t timeout_ms);  // 0: the group's timeout
+// Dropout of rows [rank * b, (rank + 1) * b) of a (world * b, ...) batch, x being those rows (GlobalBatch).
+int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, ct_tensor *out);
+
 #ifdef __cplusplus
 }
 #endif

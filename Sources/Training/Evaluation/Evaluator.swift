@@ -70,17 +70,17 @@ public struct Evaluator {
             let n = test.voxels.size(0)
             let (clip, samples) = try withTorchError {
                 try Torch.noGrad { () -> (Tensor, Tensor?) in
-                    var clip: [Tensor] = [], samples: [Tensor] = []
-                    for start in stride(from: 0, to: n, by: config.batchSize) {
+                    let starts = Array(stride(from: 0, to: n, by: config.batchSize))
+                    func batch(_ i: Int) throws -> [Tensor] {
+                        let start = starts[i]
                         let out = try encode(test.voxels[start..<min(start + config.batchSize, n)], subject)
-                        clip.append(out.clip)
-                        if let prior {
-                            samples.append(prior.sample(backbone: out.backbone, seed: samplingSeed &+ UInt64(start)))
-                        }
-                        progress(prior == nil ? "encoding" : "encoding and prior sampling",
-                                 min(start + config.batchSize, n), n)
+                        progress(prior == nil ? "encoding" : "encoding and prior sampling", min(start + config.batchSize, n), n)
+                        return [out.clip] + (prior.map { [$0.sample(backbone: out.backbone, seed: samplingSeed &+ UInt64(start))] } ?? [])
                     }
-                    return (Tensor.cat(clip), prior == nil ? nil : Tensor.cat(samples))
+                    // data parallel: the ranks take turns at the batches and gather them (Training/Distributed)
+                    let done = try DataParallel.current?.splitAcrossRanks(count: starts.count, rows: { min(config.batchSize, n - starts[$0]) },
+                                                                          batch) ?? starts.indices.map(batch)
+                    return (Tensor.cat(done.map { $0[0] }), prior == nil ? nil : Tensor.cat(done.map { $0[1] }))
                 }
             }
             var scored = try score(brain: clip, targets: test.targets, imageIDs: test.imageIDs, subject: subject,

@@ -79,11 +79,13 @@ public final class VoxelFormerFamily: TrainableFamily {
                 + "\(expected) (model.clip_seq_dim x model.clip_emb_dim); set those to the targets' shape")
         }
         let coords = try coordinates(for: batch.subject)
+        // Data parallel: the losses see the global batch, and MixCo draws for it (the same on every rank).
+        let parallel = DataParallel.current
         var input = voxels
         var mixco: MixCo?
         if schedule.usesBiMixCo(epoch: epoch) {
-            let m = MixCo(voxels: voxels)
-            input = m.mixed
+            let m = MixCo(voxels: try parallel?.gather(voxels) ?? voxels)
+            input = parallel?.localRows(m.mixed) ?? m.mixed
             mixco = m
         }
         let (clipVoxels, priorLoss) = autocast { () -> (Tensor, Tensor?) in
@@ -92,7 +94,8 @@ public final class VoxelFormerFamily: TrainableFamily {
             let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
             return (out.clipVoxels, p)
         }
-        return schedule.loss(clipVoxels: clipVoxels, targets: targets, mixco: mixco, priorLoss: priorLoss, epoch: epoch,
+        return schedule.loss(clipVoxels: try parallel?.gatherWithGradient(clipVoxels) ?? clipVoxels,
+                             targets: try parallel?.gather(targets) ?? targets, mixco: mixco, priorLoss: priorLoss, epoch: epoch,
                              train: config.train)
     }
 

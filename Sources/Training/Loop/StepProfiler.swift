@@ -81,7 +81,7 @@ struct StepProfiler {
 extension Trainer {
     /// After a step (or, with `ending`, after an epoch's last one): ends the recording when it is due and
     /// reports it. A profile that cannot be written stops the run as a failing logger does, state saved.
-    func finishProfile(_ profiler: inout StepProfiler?, ending: Bool, log: MetricsLog) throws {
+    func finishProfile(_ profiler: inout StepProfiler?, ending: Bool, log: MetricsLog?) throws {
         guard var p = profiler else { return }
         defer { profiler = p }
         let event: TrainingEvent?

@@ -64,6 +64,11 @@ public final class Trainer<Family: ModelFamily> {
     /// Polled after every step; true saves a checkpoint and stops with `TrainingStop.interrupted` (the CLI
     /// raises it on Ctrl-C).
     public var shouldStop: () -> Bool = { false }
+    /// Set when this process is one rank of a data-parallel run (Distributed/DataParallel.swift): the trainer
+    /// then trains on its shard, averages gradients, and leaves writing and evaluating to rank 0.
+    public var dataParallel: DataParallel?
+    /// Whether this process writes the run folder (rank 0, or the only process).
+    var writes: Bool { dataParallel?.isWriter ?? true }
 
     /// Best evaluated image retrieval so far (what `best.safetensors` holds).
     public internal(set) var bestMetric: Double?
@@ -125,13 +130,14 @@ public final class Trainer<Family: ModelFamily> {
 
     /// Trains to the configured number of epochs (or `train.max_steps`), evaluating after every epoch.
     public func run() throws {
-        let log = try MetricsLog(url: metricsURL)
+        let log = writes ? try MetricsLog(url: metricsURL) : nil
+        try startDataParallel()
         defer { for logger in loggers { try? logger.close() } }
         let maxSteps = train.maxSteps > 0 ? train.maxSteps : Int.max
         let plannedSteps = min(train.epochs * stepsPerEpoch, maxSteps)
         try emit(.started(TrainingPlan(epochs: train.epochs, stepsPerEpoch: stepsPerEpoch,
                                        totalSteps: plannedSteps, startStep: step)), log)
-        var profiler = StepProfiler(train: train, startStep: step, plannedSteps: plannedSteps - step, runDir: runDir)
+        var profiler = !writes ? nil : StepProfiler(train: train, startStep: step, plannedSteps: plannedSteps - step, runDir: runDir)
         defer { profiler?.cancel() }
         while epoch < train.epochs && step < maxSteps {
             if stepInEpoch == 0 { epochSamplerState = sampler }
@@ -145,14 +151,14 @@ public final class Trainer<Family: ModelFamily> {
             var lossSum = 0.0, samples = 0
             let started = Date()
             let pending = Array(batches.dropFirst(stepInEpoch).prefix(maxSteps - step))
-            let stream = BatchStream(pending, data: data, prefetch: prefetch)
+            let stream = BatchStream(try pending.map { try dataParallel?.shard($0) ?? $0 }, data: data, prefetch: prefetch)
             while let batch = try stream.next() {
                 try profiler?.beforeStep(step)
                 let (loss, lr, extras) = try torchStage("training step \(step + 1) (epoch \(epoch + 1), subject \(batch.subject))") {
                     try Profiler.range(StepProfiler.range) { try trainStep(batch) }
                 }
                 lossSum += loss
-                samples += batch.count
+                samples += batch.count * (dataParallel?.worldSize ?? 1)
                 step += 1
                 stepInEpoch += 1
                 onStep?(step, loss)
@@ -162,7 +168,7 @@ public final class Trainer<Family: ModelFamily> {
                 try finishProfile(&profiler, ending: false, log: log)
                 let stepCheckpoint = train.checkpointEverySteps > 0 && step % train.checkpointEverySteps == 0
                 if stepCheckpoint && stepInEpoch < batches.count { try checkpoint() }
-                if shouldStop() {
+                if try stopRequested() {
                     try checkpoint()
                     throw TrainingStop.interrupted(checkpoint: checkpointURL)
                 }
@@ -176,12 +182,16 @@ public final class Trainer<Family: ModelFamily> {
                 epoch += 1
                 stepInEpoch = 0
                 let evaluates = epoch % evalConfig.everyEpochs == 0 || epoch == train.epochs
-                let results = evaluates ? try torchStage("evaluating after epoch \(epoch)") { try evaluate() } : nil
+                // data parallel: every rank evaluates its share of the batches (Evaluator, DataParallel.splitAcrossRanks)
+                let results = evaluates ? try torchStage("evaluating after epoch \(epoch)") {
+                    try DataParallel.within(dataParallel) { try evaluate() }
+                } : nil
                 var improved = false
                 if let metric = results?.average?.imageRetrieval, metric.isFinite, metric > (bestMetric ?? -.infinity) {
                     bestMetric = metric
                     improved = true
                 }
+                if let dataParallel { improved = try dataParallel.broadcast(improved) }
                 try emit(.epoch(EpochRecord(step: step, epoch: epoch - 1, epochs: train.epochs,
                                             meanLoss: lossSum / Double(max(batches.count, 1)), seconds: seconds,
                                             evaluation: results.map(Self.scores) ?? [:], time: Date())), log)
@@ -220,15 +230,19 @@ public final class Trainer<Family: ModelFamily> {
         family.train(true)
         // The ranges name the step's phases in a profile (train.profile); they cost nothing otherwise.
         let (loss, extras) = try Profiler.range("forward_and_loss") {
-            try family.loss(for: batch, epoch: epoch, autocast: Autocast(precision: train.precision, device: train.device))
+            try DataParallel.within(dataParallel) {
+                try family.loss(for: batch, epoch: epoch, autocast: Autocast(precision: train.precision, device: train.device))
+            }
         }
-        let value = loss.item()
+        // data parallel: the ranks' mean, so every rank takes the NaN guard's branch together
+        let value = try dataParallel?.average(loss.item()) ?? loss.item()
         guard value.isFinite else {
             try saveCheckpoint()
             throw TrainingStop.nonFiniteLoss(value: value, epoch: epoch, step: step, checkpoint: checkpointURL)
         }
         let lr = optimizer.lr(group: 0)
         Profiler.range("backward") { loss.backward() }
+        try Profiler.range("all_reduce") { try dataParallel?.averageGradients(optimizer.parameters) }
         Profiler.range("clip_and_optimizer_step") {
             if train.gradClip.isFinite { clipGradNorm(family.clippedParameters(train) ?? optimizer.parameters, maxNorm: train.gradClip) }
             optimizer.step()

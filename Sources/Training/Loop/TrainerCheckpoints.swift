@@ -7,11 +7,13 @@ extension Trainer {
 
     /// Writes the full training state to `url` (the run's `checkpoint.safetensors` by default), atomically.
     public func saveCheckpoint(to url: URL? = nil) throws {
-        let checkpoint = Checkpoint(
+        guard writes else { return }  // data parallel: rank 0 writes, the same state as every rank's
+        var checkpoint = Checkpoint(
             model: family.modules.stateDict(), optimizer: optimizer.stateDict(), scheduler: scheduler.stateDict(),
             torchRNG: Torch.rngState(), epoch: epoch, step: step, stepInEpoch: stepInEpoch,
             samplerState: String(decoding: try JSONEncoder().encode(epochSamplerState), as: UTF8.self),
             configYAML: configYAML, bestMetric: bestMetric)
+        checkpoint.worldSize = dataParallel?.worldSize ?? 1
         try checkpoint.write(to: url ?? checkpointURL)
     }
 
@@ -40,6 +42,7 @@ extension Trainer {
             throw fail("the checkpoint was trained on train trials per subject {\(list(s.trialCounts))}, "
                 + "but the data now has {\(list(sampler.trialCounts))}")
         }
+        if let refusal = worldSizeChangeRefusal(from: c.worldSize) { throw fail(refusal) }
         guard s.epoch == c.epoch else {
             throw fail("the sampler has drawn \(s.epoch) epochs, but the checkpoint's epoch is \(c.epoch)")
         }
@@ -65,7 +68,7 @@ extension Trainer {
         (epoch, step, stepInEpoch) = (c.epoch, c.step, c.stepInEpoch)
         bestMetric = c.bestMetric
         Torch.setRNGState(c.torchRNG)
-        try MetricsLog.truncate(metricsURL, beforeStep: step)
+        if writes { try MetricsLog.truncate(metricsURL, beforeStep: step) }
     }
 
     // MARK: failures
@@ -84,6 +87,7 @@ extension Trainer {
         let url = best ? bestCheckpointURL : checkpointURL
         try saveCheckpoint(to: url)
         try emit(.checkpoint(url: url, step: step, best: best), nil)
+        try dataParallel?.barrier("rank 0 writing \(url.lastPathComponent)", long: true)
     }
 
     /// Writes the event's metrics.jsonl row (when `log` is given and the event has one), then hands it to

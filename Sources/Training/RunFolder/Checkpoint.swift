@@ -22,12 +22,14 @@ public struct Checkpoint {
     public var configYAML: String
     /// The best evaluated image retrieval so far (what `best.safetensors` holds), if any.
     public var bestMetric: Double?
+    /// The processes that trained it (data parallel; `world_size` in the metadata, 1 when absent).
+    public var worldSize = 1
 
     public init(model: [String: Tensor], optimizer: [String: Tensor], scheduler: [String: Tensor], torchRNG: Tensor,
                 epoch: Int, step: Int, stepInEpoch: Int, samplerState: String, configYAML: String,
-                bestMetric: Double? = nil)
+                bestMetric: Double? = nil, worldSize: Int = 1)
     {
-        self.bestMetric = bestMetric
+        (self.bestMetric, self.worldSize) = (bestMetric, worldSize)
         (self.model, self.optimizer, self.scheduler, self.torchRNG) = (model, optimizer, scheduler, torchRNG)
         (self.epoch, self.step, self.stepInEpoch, self.samplerState, self.configYAML) =
             (epoch, step, stepInEpoch, samplerState, configYAML)
@@ -43,6 +45,7 @@ public struct Checkpoint {
             "step_in_epoch": String(stepInEpoch), "sampler": samplerState, "config": configYAML,
         ]
         if let bestMetric { metadata["best_metric"] = String(bestMetric) }
+        if worldSize != 1 { metadata["world_size"] = String(worldSize) }
         try Safetensors.write(tensors, metadata: metadata, to: url)
     }
 
@@ -87,6 +90,13 @@ public struct Checkpoint {
             }
             best = v
         }
+        var world = 1
+        if let text = meta["world_size"] {
+            guard let v = Int(text), v >= 1 else {
+                throw ConfigError("\(url.path): checkpoint metadata 'world_size' is '\(text)'; expected a positive integer")
+            }
+            world = v
+        }
         let all = try Safetensors.read(url)
         func section(_ prefix: String) -> [String: Tensor] {
             var out: [String: Tensor] = [:]
@@ -98,7 +108,7 @@ public struct Checkpoint {
         return Checkpoint(
             model: section("model."), optimizer: section("optimizer."), scheduler: section("scheduler."), torchRNG: rng,
             epoch: epoch, step: step, stepInEpoch: stepInEpoch,
-            samplerState: meta["sampler"] ?? "", configYAML: meta["config"] ?? "", bestMetric: best)
+            samplerState: meta["sampler"] ?? "", configYAML: meta["config"] ?? "", bestMetric: best, worldSize: world)
     }
 }
 

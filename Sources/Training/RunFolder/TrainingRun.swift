@@ -12,6 +12,8 @@ public struct TrainingRun<Family: TrainableFamily> {
     /// Called with the built trainer before training (the CLI attaches its loggers and interrupt flag).
     public var beforeTraining: (Trainer<Family>) throws -> Void = { _ in }
     public var onNote: (String) -> Void = { _ in }
+    /// This process's place in a data-parallel run: only rank 0 locks and writes the run folder.
+    public var dataParallel: DataParallel?
 
     public init(config: Family.Config, resume: Bool, overwrite: Bool = false,
                 beforeTraining: @escaping (Trainer<Family>) throws -> Void = { _ in })
@@ -38,8 +40,9 @@ public struct TrainingRun<Family: TrainableFamily> {
     @discardableResult
     public func execute(stage: (String, () throws -> Void) throws -> Void = { try $1() }) throws -> Trainer<Family> {
         let dir = URL(fileURLWithPath: config.runDir)
-        let folder = try RunFolder(dir)  // held until training ends: a second writer stops here
-        let stale = try folder.removeStaleTemporaries()
+        let writes = dataParallel?.isWriter ?? true
+        let folder = writes ? try RunFolder(dir) : nil  // held until training ends: a second writer stops here
+        let stale = try folder?.removeStaleTemporaries() ?? []
         if !stale.isEmpty { onNote("removed \(stale.count) stale temporary file(s) of interrupted writes in \(dir.path)") }
         if resume {
             let checkpoint = dir.appendingPathComponent("checkpoint.safetensors")
@@ -50,7 +53,7 @@ public struct TrainingRun<Family: TrainableFamily> {
                                                       source: "\(checkpoint.path) (its embedded config)")
             try config.checkResumable(from: trained, source: checkpoint.path)
         } else {
-            try folder.prepareFreshRun(overwrite: overwrite)
+            try folder?.prepareFreshRun(overwrite: overwrite)
         }
         var data: NSDTrainingData!
         try stage("loading the data in \(config.data.root)") {
@@ -62,6 +65,7 @@ public struct TrainingRun<Family: TrainableFamily> {
         var built: Trainer<Family>!
         try stage("building the model") { built = try Trainer(config: config, data: data, runDir: dir) }
         let trainer = built!
+        trainer.dataParallel = dataParallel
         if resume {
             try stage("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
             // NaN weights would only surface as a NaN loss, reported as a training failure
@@ -74,13 +78,16 @@ public struct TrainingRun<Family: TrainableFamily> {
             }
             try trainer.family.requireFiniteWeights(in: source)
         }
-        try trainer.config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        if writes {
+            try trainer.config.yaml().write(to: dir.appendingPathComponent("config.yaml"), atomically: true, encoding: .utf8)
+        }
         onNote("training \(Family.Config.familyName): \(trainer.family.parameterCount.formattedWithCommas) "
             + "parameters on subjects \(config.data.trainSubjects.map(String.init).joined(separator: ", ")): "
             + "\(config.train.epochs) epochs x \(trainer.stepsPerEpoch) steps, batch \(config.train.batchSize), "
             + "\(config.train.precision.rawValue), \(Torch.threads) threads")
         try beforeTraining(trainer)
         try trainer.run()
+        guard writes else { return trainer }
         if let report = trainer.lastEvaluation?.report {
             try report.json().write(to: dir.appendingPathComponent("report.json"), atomically: true, encoding: .utf8)
         }
