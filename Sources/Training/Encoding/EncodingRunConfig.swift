@@ -3,8 +3,6 @@ import Encoding
 import Foundation
 import Torch
 
-extension AlgonautsFeaturePooling: ConfigChoice {}
-
 /// Where the Algonauts data is, which subjects and feature sets, the training and validation episodes,
 /// and MedARC's windows (`sample_length` TRs, `num_samples` windows an epoch).
 public struct EncodingDataConfig: Codable, Equatable, Sendable {
@@ -44,7 +42,11 @@ public struct EncodingDataConfig: Codable, Equatable, Sendable {
         featuresRoot = try c.decodeIfPresent(String.self, forKey: .featuresRoot)
         subjects = try c.get(.subjects, d.subjects)
         features = try c.get(.features, d.features)
-        pooling = try c.get(.pooling, d.pooling)
+        let poolName = try c.get(.pooling, d.pooling.rawValue)
+        guard let pool = AlgonautsFeaturePooling(rawValue: poolName) else {
+            throw ConfigError("data.pooling: expected avg or none, got '\(poolName)'")
+        }
+        pooling = pool
         parcels = try c.get(.parcels, d.parcels)
         trainSeasons = try c.get(.trainSeasons, d.trainSeasons)
         trainMovies = try c.get(.trainMovies, d.trainMovies)
