@@ -63,7 +63,7 @@ let package = Package(
         // Training, evaluation, checkpoints, run folders and run configs, generic over a model family.
         .target(
             name: "Training",
-            dependencies: ["Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "BrainX", "TensorBoard", .product(name: "Yams", package: "Yams")]
+            dependencies: ["Torch", "BrainData", "VoxelFormer", "CLIP", "MindEye2", "BrainX", "Encoding", "TensorBoard", .product(name: "Yams", package: "Yams")]
         ),
         .executableTarget(
             name: "voxelformer",

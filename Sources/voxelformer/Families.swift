@@ -8,6 +8,9 @@ enum Families {
     static var all: [any TrainableFamily.Type] { [VoxelFormerFamily.self, MindEye2Family.self, BrainXFamily.self] }
 
     static func named(_ name: String, source: String) throws -> any TrainableFamily.Type {
+        if name == EncodingRunConfig.familyName {  // its own loop: Training/Encoding
+            throw ConfigError("\(source): an encoding config; train it with `voxelformer encoding train --config ...`")
+        }
         guard let family = all.first(where: { $0.familyName == name }) else {
             throw ConfigError("\(source): family: expected one of \(all.map { $0.familyName }.joined(separator: ", ")), got '\(name)'")
         }

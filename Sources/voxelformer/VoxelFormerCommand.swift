@@ -9,7 +9,7 @@ struct VoxelFormerCommand: ParsableCommand {
         abstract: "Multi-subject visual decoding from fMRI: train, evaluate and run VoxelFormer.",
         version: VoxelFormerVersion.string,
         subcommands: [Demo.self, Train.self, Evaluate.self, Baseline.self, Embed.self, Retrieve.self, Synth.self, DataCommand.self,
-                      CLIPTargetsCommand.self, BrainXCommand.self,
+                      CLIPTargetsCommand.self, BrainXCommand.self, EncodingCommand.self,
                       Info.self, DistributedSelfTest.self]
     )
 

@@ -12,7 +12,7 @@ extension VoxelFormerConfig {
     public static var resumableKeys: [String] { RunConfigDefaults.resumableKeys }
 }
 
-extension RunConfiguration {
+extension LoadableRunConfiguration {
 
     /// Every dotted key whose value differs between `self` and `other`, as "key: old -> new", sorted.
     public func differences(from other: Self) throws -> [(key: String, old: String, new: String)] {

@@ -6,7 +6,7 @@ import Yams
 /// `data`, `train`, `eval` and `run_dir`, and a top-level `family` key naming the family. Loaded from a YAML
 /// preset with Hydra-style dotted overrides (`model.nat_depth=2`); unknown keys and ill-typed values throw
 /// `ConfigError` naming the key. A family's config declares its fields and sections; the loading is here.
-public protocol RunConfiguration: Codable, Equatable, Sendable {
+public protocol LoadableRunConfiguration: Codable, Equatable, Sendable {
     /// The value of the `family` key (`voxelformer`, `mindeye2`).
     static var familyName: String { get }
     /// The top-level keys besides `family`, in the order written.
@@ -16,12 +16,17 @@ public protocol RunConfiguration: Codable, Equatable, Sendable {
     /// Keys a resumed run may change (`eval.*` for a whole section).
     static var resumableKeys: [String] { get }
     init()
-    var data: DataConfig { get set }
-    var train: TrainConfig { get set }
-    var eval: EvalConfig { get set }
     var runDir: String { get set }
     /// Throws `ConfigError` naming the key for values that decode but cannot run.
     func validate() throws
+}
+
+/// A run config with the NSD sections the generic `Trainer` reads. `LoadableRunConfiguration` is the
+/// loading alone, for a family with its own data and loop (the encoder, Training/Encoding).
+public protocol RunConfiguration: LoadableRunConfiguration {
+    var data: DataConfig { get set }
+    var train: TrainConfig { get set }
+    var eval: EvalConfig { get set }
 }
 
 /// A config's `family` key, read before choosing the config type to decode it with.
@@ -33,7 +38,7 @@ public enum RunConfigFamily {
         do { root = try Yams.compose(yaml: text) } catch { throw ConfigError("\(source): not valid YAML: \(error)") }
         guard let value = root?["family"] else { return "voxelformer" }
         guard let name = value.string, !name.isEmpty else {
-            throw ConfigError("\(source): family: expected a family's name (voxelformer, mindeye2, brainx), found \(value.scalar == nil ? "a list or mapping" : "nothing")")
+            throw ConfigError("\(source): family: expected a family's name (voxelformer, mindeye2, brainx, encoding), found \(value.scalar == nil ? "a list or mapping" : "nothing")")
         }
         return name
     }
@@ -45,7 +50,7 @@ public enum RunConfigFamily {
     }
 }
 
-extension RunConfiguration {
+extension LoadableRunConfiguration {
     /// Reads `path` (or the defaults when nil), applies `overrides` (`section.key=value`, values in YAML
     /// syntax) and validates. Unknown keys and ill-typed values throw `ConfigError` naming the key.
     public static func load(path: String?, overrides: [String] = []) throws -> Self {
