@@ -29,6 +29,13 @@ int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::bmm(T(a), T(b)
 int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::mm(T(a), T(b))) }
 int ct_linalg_solve(ct_tensor a, ct_tensor b, ct_tensor *out) { CT_OUT(at::linalg_solve(T(a), T(b))) }
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out) { CT_OUT(at::cdist(T(a), T(b), p)) }
+int ct_linalg_eigh(ct_tensor a, ct_tensor *values, ct_tensor *vectors) {
+    CT_GUARD({
+        auto r = at::linalg_eigh(T(a));
+        *values = wrap(std::get<0>(r));
+        *vectors = wrap(std::get<1>(r));
+    })
+}
 
 // ---- reductions ------------------------------------------------------------------------------------------
 // A full reduction without keepdim takes the overload Python's t.sum() / t.mean() takes (SumBackward0).

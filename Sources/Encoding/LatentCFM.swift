@@ -8,6 +8,14 @@ public enum AuxiliaryLoss: String, ConfigChoice, Sendable {
     case autoencoder, denoised
 }
 
+/// How `proj_in`/`proj_out` are made. `learned`: trained with the vector field (the seed's reading); the
+/// CFM loss can then shrink the latent, which only the auxiliary loss resists. `pca`: fixed before training
+/// to the training responses' top-d principal components, whitened (each latent channel of unit variance,
+/// the scale of the sampler's N(0, I) noise), and `proj_out` its inverse on those components; both frozen.
+public enum LatentProjection: String, ConfigChoice, Sendable {
+    case learned, pca
+}
+
 /// Stage 2: conditional flow matching in a latent (Matcha-TTS's `CFM` around the seed's projections).
 public struct FlowMatchingConfig: Codable, Equatable, Sendable {
     /// d of the latent (128 in the seed's full model, 32 in its debug config).
@@ -22,13 +30,14 @@ public struct FlowMatchingConfig: Codable, Equatable, Sendable {
     public var temperature = 1.0
     public var auxLoss = AuxiliaryLoss.autoencoder
     public var auxLossWeight = 0.1
+    public var latent = LatentProjection.learned
     public var decoder = MatchaDecoderConfig()
 
     public init() {}
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case latentDim = "latent_dim", targetDim = "target_dim", sigmaMin = "sigma_min", nTimesteps = "n_timesteps"
-        case temperature, auxLoss = "aux_loss", auxLossWeight = "aux_loss_weight", decoder
+        case temperature, auxLoss = "aux_loss", auxLossWeight = "aux_loss_weight", latent, decoder
     }
 
     public init(from decoder: Decoder) throws {
@@ -40,6 +49,7 @@ public struct FlowMatchingConfig: Codable, Equatable, Sendable {
         temperature = try c.get(.temperature, d.temperature)
         auxLoss = try c.get(.auxLoss, d.auxLoss)
         auxLossWeight = try c.get(.auxLossWeight, d.auxLossWeight)
+        latent = try c.get(.latent, d.latent)
         self.decoder = try c.get(.decoder, d.decoder)
     }
 
@@ -72,6 +82,31 @@ public final class LatentCFM: Module {
         _projOut.wrappedValue = Linear(config.latentDim, config.targetDim)
         _estimator.wrappedValue = MatchaDecoder(inChannels: 2 * config.latentDim, outChannels: config.latentDim, config.decoder)
         super.init()
+        if config.latent == .pca {
+            for p in projIn.parameters() + projOut.parameters() { p.requiresGrad = false }
+        }
+    }
+
+    /// `latent: pca`: sets `proj_in` to z = diag(1/s)·Uᵀ(x − m) and `proj_out` to x = U·diag(s)·z + m, with m
+    /// the mean of `responses` (N, V), U (V, d) the eigenvectors of their covariance with the d largest
+    /// eigenvalues and s their square roots (computed in float64). Needs N ≥ 2 and d ≤ V.
+    public func fitPrincipalComponents(_ responses: Tensor) {
+        let (n, v, d) = (responses.shape[0], config.targetDim, config.latentDim)
+        precondition(responses.shape == [n, v] && n >= 2 && d <= v,
+                     "LatentCFM.fitPrincipalComponents: expected (N ≥ 2, \(v)) responses and d ≤ V, got \(responses.shape), d \(d)")
+        let x = responses.to(.float64)
+        let mean = x.mean(0)
+        let centred = x - mean
+        let covariance = centred.transpose(0, 1).matmul(centred) / Double(n - 1)
+        let (values, vectors) = covariance.eigh()  // ascending
+        let u = vectors.slice(1, start: v - d, end: v)  // (V, d)
+        let s = values.slice(0, start: v - d, end: v).clamp(min: 1e-12).sqrt()
+        let inWeight = u.transpose(0, 1) / s.unsqueeze(1)  // (d, V)
+        let dtype = projIn.weight.dtype
+        projIn.weight.copy_(inWeight.to(dtype))
+        projIn.bias!.copy_((-inWeight.matmul(mean)).to(dtype))
+        projOut.weight.copy_((u * s.unsqueeze(0)).to(dtype))
+        projOut.bias!.copy_(mean.to(dtype))
     }
 
     /// (B, V, T) -> (B, d, T)

@@ -110,6 +110,8 @@ int ct_linalg_solve(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_bmm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_mm(ct_tensor a, ct_tensor b, ct_tensor *out);
 int ct_cdist(ct_tensor a, ct_tensor b, double p, ct_tensor *out);
+// torch.linalg.eigh of a symmetric (…, n, n): eigenvalues ascending (…, n) and eigenvectors as columns.
+int ct_linalg_eigh(ct_tensor a, ct_tensor *values, ct_tensor *vectors);
 
 // ---- reductions -------------------------------------------------------------------------------------
 // dims == NULL with ndims == 0 reduces over all dimensions. dtype < 0 keeps the default.

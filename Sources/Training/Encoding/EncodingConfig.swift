@@ -64,6 +64,7 @@ public struct EncodingRunConfig: LoadableRunConfiguration {
         var f = FlowMatchingConfig()
         (f.latentDim, f.targetDim, f.sigmaMin, f.nTimesteps) = (flow.latentDim, parcels, flow.sigmaMin, flow.nTimesteps)
         (f.temperature, f.auxLoss, f.auxLossWeight, f.decoder) = (flow.temperature, flow.auxLoss, flow.auxLossWeight, decoder)
+        f.latent = flow.latent
         return f
     }
 

@@ -43,7 +43,7 @@ public final class EncodingModel {
     }
 
     /// The optimised parameters: the encoder's, or the flow model's.
-    public var trainedParameters: [Tensor] { flow?.parameters() ?? encoder.parameters() }
+    public var trainedParameters: [Tensor] { flow?.parameters().filter(\.requiresGrad) ?? encoder.parameters() }
     public var parameterCount: Int { trainedParameters.reduce(0) { $0 + $1.count } }
 
     public func train(_ on: Bool) {

@@ -102,6 +102,12 @@ public struct EncodingRun {
             try stage("loading the stage-1 weights \(config.stage1 ?? "")") { try trainer.model.loadStage1(stage1) }
             try Evaluator.requireFiniteWeights(trainer.model.encoder, "\(config.stage1 ?? ""): the stage-1 encoder")
         }
+        if let flow = trainer.model.flow, flow.config.latent == .pca, !resume, config.train.initFrom == nil {
+            try stage("fitting the latent to the training responses' principal components") {
+                let v = data.parcels  // each episode's fmri is (S, T, V)
+                flow.fitPrincipalComponents(Tensor.cat(data.train.map { $0.fmri.reshape([$0.fmri.count / v, v]) }, dim: 0))
+            }
+        }
         if resume {
             try stage("loading \(trainer.checkpointURL.path)") { try trainer.resume(from: trainer.checkpointURL) }
             try Evaluator.requireFiniteWeights(trainer.model.modules, "\(trainer.checkpointURL.path): the model")

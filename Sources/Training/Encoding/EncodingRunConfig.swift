@@ -168,10 +168,11 @@ public struct EncodingFlowConfig: Codable, Equatable, Sendable {
     public var temperature = 1.0
     public var auxLoss = AuxiliaryLoss.autoencoder
     public var auxLossWeight = 0.1
+    public var latent = LatentProjection.learned
     public init() {}
     enum CodingKeys: String, CodingKey, CaseIterable {
         case latentDim = "latent_dim", sigmaMin = "sigma_min", nTimesteps = "n_timesteps", temperature
-        case auxLoss = "aux_loss", auxLossWeight = "aux_loss_weight"
+        case auxLoss = "aux_loss", auxLossWeight = "aux_loss_weight", latent
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = Self()
@@ -181,5 +182,6 @@ public struct EncodingFlowConfig: Codable, Equatable, Sendable {
         temperature = try c.get(.temperature, d.temperature)
         auxLoss = try c.get(.auxLoss, d.auxLoss)
         auxLossWeight = try c.get(.auxLossWeight, d.auxLossWeight)
+        latent = try c.get(.latent, d.latent)
     }
 }
