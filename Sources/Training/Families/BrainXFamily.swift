@@ -178,6 +178,7 @@ public final class BrainXFamily: TrainableFamily {
     public func targetData(_ data: TrainingData) -> TrainingData {
         config.targets.isIdentity ? data : BrainXTargetData(data, targets: targetSpace)
     }
+    public func baselineData(_ data: TrainingData) -> TrainingData { targetData(data) }
 
     /// The model's output shape, (num_latents, out_dim): what the targets must be after the `targets` options.
     public var outputShape: [Int] { [config.model.numLatents, config.model.outDim] }

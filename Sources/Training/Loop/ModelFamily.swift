@@ -28,11 +28,15 @@ public protocol ModelFamily: AnyObject {
     /// k > 0: each epoch draws k training subjects and every batch holds `batch_size` trials of each
     /// (UMBRAE's cross-subject training, `NSDBatch.others`); 0: per subject or mixed.
     var subjectsPerEpoch: Int { get }
+    /// The data a ridge baseline beside this model fits: `data` with the targets the model is scored on
+    /// (BrainX's `targets` options transform them).
+    func baselineData(_ data: TrainingData) -> TrainingData
 }
 
 extension ModelFamily {
     public var mixedSubjectBatches: Bool { false }
     public var subjectsPerEpoch: Int { 0 }
+    public func baselineData(_ data: TrainingData) -> TrainingData { data }
 }
 
 /// A family the CLI can train from a config file: `TrainingRun<Family>` builds it from its config, and a

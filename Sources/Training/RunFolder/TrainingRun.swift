@@ -114,7 +114,7 @@ extension TrainingRun {
         }
         var evaluator = Evaluator(config: trainer.config.eval)
         evaluator.onProgress = progress
-        try evaluator.addBaseline(RidgeBaseline(), to: &report, data: trainer.data)
+        try evaluator.addBaseline(RidgeBaseline(), to: &report, data: trainer.family.baselineData(trainer.data))
         for i in report.subjects.indices {
             if let s = report.subjects[i].subject, let o = oracle[s] { report.subjects[i].oracle = o }
         }
