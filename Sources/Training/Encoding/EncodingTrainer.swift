@@ -154,11 +154,8 @@ public final class EncodingTrainer {
         return score
     }
 
-    /// Runs one stage of the loop, turning a libtorch failure into `TrainingStop.torchFailure`.
     func stage<R>(_ doing: @autoclosure () -> String, _ body: () throws -> R) throws -> R {
-        do { return try withTorchError(body) } catch let error as TorchError {
-            throw TrainingStop.torchFailure(message: error.message, doing: doing())
-        }
+        try stoppingOnTorchFailure(doing, body)
     }
 
     func checkpoint(best: Bool = false) throws {
@@ -169,18 +166,6 @@ public final class EncodingTrainer {
 
     /// The event's metrics.jsonl row, then every logger; a failed write saves the state and stops.
     func emit(_ event: TrainingEvent, _ log: MetricsLog?) throws {
-        if let log, let row = MetricsLog.row(event) {
-            do { try log.append(row) } catch {
-                let saved = (try? saveCheckpoint()) != nil
-                throw TrainingStop.metricsFailed(reason: (error as? ConfigError)?.message ?? "\(error)", metrics: metricsURL,
-                                                 step: step, checkpoint: checkpointURL, saved: saved)
-            }
-        }
-        for logger in loggers {
-            do { try logger.record(event) } catch {
-                let saved = (try? saveCheckpoint()) != nil
-                throw TrainingStop.loggerFailed(reason: "\(error)", step: step, checkpoint: checkpointURL, saved: saved)
-            }
-        }
+        try record(event, log: log, loggers: loggers, step: step, checkpoint: checkpointURL) { try saveCheckpoint() }
     }
 }

@@ -75,11 +75,7 @@ extension Trainer {
 
     /// Runs one stage of the loop, turning a libtorch failure inside it into `TrainingStop.torchFailure`.
     func torchStage<R>(_ doing: @autoclosure () -> String, _ body: () throws -> R) throws -> R {
-        do {
-            return try withTorchError(body)
-        } catch let error as TorchError {
-            throw TrainingStop.torchFailure(message: error.message, doing: doing())
-        }
+        try stoppingOnTorchFailure(doing, body)
     }
 
     /// Saves the state (to `best.safetensors` when `best`) and tells the loggers.
@@ -93,22 +89,6 @@ extension Trainer {
     /// Writes the event's metrics.jsonl row (when `log` is given and the event has one), then hands it to
     /// every logger. When a write fails (a full disk), saves the state and stops with the reason.
     func emit(_ event: TrainingEvent, _ log: MetricsLog?) throws {
-        if let log, let row = MetricsLog.row(event) {
-            do {
-                try log.append(row)
-            } catch {
-                let saved = (try? saveCheckpoint()) != nil
-                throw TrainingStop.metricsFailed(reason: (error as? ConfigError)?.message ?? "\(error)", metrics: metricsURL,
-                                                 step: step, checkpoint: checkpointURL, saved: saved)
-            }
-        }
-        for logger in loggers {
-            do {
-                try logger.record(event)
-            } catch {
-                let saved = (try? saveCheckpoint()) != nil
-                throw TrainingStop.loggerFailed(reason: "\(error)", step: step, checkpoint: checkpointURL, saved: saved)
-            }
-        }
+        try record(event, log: log, loggers: loggers, step: step, checkpoint: checkpointURL) { try saveCheckpoint() }
     }
 }

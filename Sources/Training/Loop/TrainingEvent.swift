@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 
 /// What the trainer reports as it runs; loggers (`TrainingLogger`) turn events into metrics.jsonl rows,
 /// a console progress bar or TensorBoard scalars. The library itself prints nothing.
@@ -68,4 +69,39 @@ public protocol TrainingLogger: AnyObject {
 
 extension TrainingLogger {
     public func close() throws {}
+}
+
+/// Runs one stage of a training loop, turning a libtorch failure inside it into `TrainingStop.torchFailure`
+/// naming what was being done (`doing` is only built on failure). `Trainer` and `EncodingTrainer` use it.
+func stoppingOnTorchFailure<R>(_ doing: () -> String, _ body: () throws -> R) throws -> R {
+    do {
+        return try withTorchError(body)
+    } catch let error as TorchError {
+        throw TrainingStop.torchFailure(message: error.message, doing: doing())
+    }
+}
+
+/// Writes `event`'s metrics.jsonl row (when `log` is given and the event has one), then hands it to every
+/// logger. When a write fails (a full disk), saves the state with `save` and stops with the reason and
+/// whether the state after `step` was saved to `checkpoint`. `Trainer` and `EncodingTrainer` use it.
+func record(_ event: TrainingEvent, log: MetricsLog?, loggers: [TrainingLogger], step: Int, checkpoint: URL,
+            save: () throws -> Void) throws
+{
+    if let log, let row = MetricsLog.row(event) {
+        do {
+            try log.append(row)
+        } catch {
+            let saved = (try? save()) != nil
+            throw TrainingStop.metricsFailed(reason: (error as? ConfigError)?.message ?? "\(error)", metrics: log.url,
+                                             step: step, checkpoint: checkpoint, saved: saved)
+        }
+    }
+    for logger in loggers {
+        do {
+            try logger.record(event)
+        } catch {
+            let saved = (try? save()) != nil
+            throw TrainingStop.loggerFailed(reason: "\(error)", step: step, checkpoint: checkpoint, saved: saved)
+        }
+    }
 }
