@@ -144,6 +144,28 @@ private let repository = URL(fileURLWithPath: #filePath).deletingLastPathCompone
         }
     }
 
+    @Test func theQFormerCanHaveHeadsOfItsOwn() throws {
+        let shared = try VoxelFormerConfig.load(path: nil, overrides: ["model.num_heads=4"])
+        #expect(shared.model.decoderNumHeads == nil && shared.model.qformerHeads == 4)
+        let own = try VoxelFormerConfig.load(path: nil, overrides: ["model.num_heads=4", "model.decoder_num_heads=16"])
+        #expect(own.model.qformerHeads == 16)
+        var small = own.model
+        (small.encoderHiddenDim, small.decoderHiddenDim, small.clipSeqDim, small.clipEmbDim, small.tomeR) = (32, 64, 4, 8, 2)
+        let model = VoxelFormerModel(small)
+        #expect(model.brainEncoder.blocks.natLayers.map(\.attn.heads) == [4, 4])
+        #expect(model.brainDecoder.attentionBlocks.flatMap { [$0.crossAttn.heads, $0.selfAttn.heads] } == [16, 16, 16, 16])
+        // Heads do not change the parameters: the same names and shapes as with shared heads.
+        var sharedSmall = small
+        sharedSmall.decoderNumHeads = nil
+        let names = { (m: VoxelFormerModel) in m.namedParameters().map { "\($0.0) \($0.1.shape)" } }
+        #expect(names(model) == names(VoxelFormerModel(sharedSmall)))
+        #expect(message(["model.decoder_num_heads=0"]) == "model.decoder_num_heads: must be at least 1, got 0")
+        #expect(message(["model.decoder_num_heads=3"])
+            == "model.decoder_hidden_dim: must be a positive multiple of decoder_num_heads (3), got 1280")
+        #expect(message(["model.num_heads=3", "model.encoder_hidden_dim=96", "model.decoder_hidden_dim=128"])
+            == "model.decoder_hidden_dim: must be a positive multiple of num_heads (3), got 128")
+    }
+
     @Test func modelShapesThatWouldDivideByZeroOrBuildNothing() {
         #expect(message(["model.num_heads=0"]) == "model.num_heads: must be at least 1, got 0")
         #expect(message(["model.num_heads=-2"]) == "model.num_heads: must be at least 1, got -2")

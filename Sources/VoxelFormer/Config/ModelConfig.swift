@@ -9,6 +9,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var natDepth = 2
     /// Heads of the encoder and the decoder.
     public var numHeads = 8
+    /// The Q-Former's heads when they differ from the encoder's (nil: `num_heads`, the reference's sharing).
+    public var decoderNumHeads: Int?
     /// Tokens removed per encoder layer (bounded by half the tokens).
     public var tomeR = 1000
     /// Decoder width H.
@@ -41,6 +43,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
 
     public enum CodingKeys: String, CodingKey, CaseIterable {
         case encoderHiddenDim = "encoder_hidden_dim", natDepth = "nat_depth", numHeads = "num_heads"
+        case decoderNumHeads = "decoder_num_heads"
         case tomeR = "tome_r", decoderHiddenDim = "decoder_hidden_dim", nBlocksDecoder = "n_blocks_decoder"
         case clipSeqDim = "clip_seq_dim", clipEmbDim = "clip_emb_dim", fullAttention = "full_attention"
         case drop, dropPathRate = "drop_path_rate", lastNFeatures = "last_n_features"
@@ -54,6 +57,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         encoderHiddenDim = try c.get(.encoderHiddenDim, d.encoderHiddenDim)
         natDepth = try c.get(.natDepth, d.natDepth)
         numHeads = try c.get(.numHeads, d.numHeads)
+        decoderNumHeads = try c.decodeIfPresent(Int.self, forKey: .decoderNumHeads)
         tomeR = try c.get(.tomeR, d.tomeR)
         decoderHiddenDim = try c.get(.decoderHiddenDim, d.decoderHiddenDim)
         nBlocksDecoder = try c.get(.nBlocksDecoder, d.nBlocksDecoder)
@@ -71,6 +75,9 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         layerScaleInit = try c.get(.layerScaleInit, d.layerScaleInit)
     }
 
+    /// The Q-Former's heads: `decoder_num_heads`, else `num_heads`.
+    public var qformerHeads: Int { decoderNumHeads ?? numHeads }
+
     static let maxLayers = 1024
 
     /// The shape problems a user can put in a config, named by key.
@@ -85,8 +92,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if encoderHiddenDim <= 0 || encoderHiddenDim % numHeads != 0 {
             try fail(.encoderHiddenDim, "must be a positive multiple of num_heads (\(numHeads)), got \(encoderHiddenDim)")
         }
-        if decoderHiddenDim <= 0 || decoderHiddenDim % numHeads != 0 {
-            try fail(.decoderHiddenDim, "must be a positive multiple of num_heads (\(numHeads)), got \(decoderHiddenDim)")
+        if let heads = decoderNumHeads, heads < 1 { try fail(.decoderNumHeads, "must be at least 1, got \(heads)") }
+        if decoderHiddenDim <= 0 || decoderHiddenDim % qformerHeads != 0 {
+            let name = decoderNumHeads == nil ? "num_heads" : "decoder_num_heads"
+            try fail(.decoderHiddenDim, "must be a positive multiple of \(name) (\(qformerHeads)), got \(decoderHiddenDim)")
         }
         if encoderHiddenDim % 2 != 0 { try fail(.encoderHiddenDim, "must be even (the tokenizer halves it)") }
         if natDepth < 1 { try fail(.natDepth, "must be at least 1, got \(natDepth)") }

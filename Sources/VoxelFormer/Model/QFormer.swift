@@ -95,7 +95,7 @@ public final class QFormerDecoder: Module {
         let h = config.decoderHiddenDim
         queries = Tensor.randn([1, config.clipSeqDim, h])
         _attentionBlocks.wrappedValue = (0..<config.nBlocksDecoder).map { _ in
-            QFormerBlock(width: h, heads: config.numHeads, dropout: config.drop)
+            QFormerBlock(width: h, heads: config.qformerHeads, dropout: config.drop)
         }
         // The heads keep the reference's fixed dropout of 0.1.
         _backboneHead.wrappedValue = [ResidualProjection(width: h, dropout: 0.1), ResidualProjection(width: h, dropout: 0.1)]
