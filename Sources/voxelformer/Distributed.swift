@@ -110,16 +110,22 @@ struct DistributedSelfTest: ParsableCommand {
         let x = Tensor([Float(r), Float(r)]).requiresGrad()
         let c = Tensor((1...(2 * w)).map(Float.init))
         (c * (try parallel.gatherWithGradient(x))).sum().backward()
-        // bucketed gradient averaging, 3 elements a bucket: parameter i's gradient on rank r is (r + 1) * i
-        parallel.bucketElements = 3
+        // the Reducer's averaging in buckets of 8 bytes (the first) and 12: parameter i's gradient on rank r is
+        // (r + 1) * i; a fourth is reached on rank 0 only (gradient 1, the others count 0), a fifth by no rank
+        // (no gradient), a sixth is frozen (left out)
+        parallel.firstBucketBytes = 8
+        parallel.bucketBytes = 12
         let params = (1...3).map { i in Tensor([Float](repeating: 0, count: i + 1)).requiresGrad() }
-        for (i, p) in params.enumerated() { (p * Double((Int(r) + 1) * (i + 1))).sum().backward() }
-        try parallel.averageGradients(params)
+        let (rankZeroOnly, unused, frozen) = (Tensor([Float(0)]).requiresGrad(), Tensor([Float(0)]).requiresGrad(), Tensor([Float(0)]))
+        var loss = params.enumerated().map { i, p in (p * Double((Int(r) + 1) * (i + 1))).sum() }.reduce(frozen.sum(), +)
+        if r == 0 { loss = loss + rankZeroOnly.sum() }
+        try parallel.backward(loss, parameters: params + [rankZeroOnly, unused, frozen])
         try parallel.barrier("self-test")
         let row: [String: Any] = [
             "rank": parallel.rank, "world_size": w, "all_reduce": summed.toArray(Float.self),
             "all_gather": gathered.toArray(Float.self), "broadcast": broadcast.toArray(Float.self),
-            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": params.map { $0.grad?.toArray(Float.self) ?? [] },
+            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": (params + [rankZeroOnly, unused, frozen]).map { $0.grad?.toArray(Float.self) ?? [] },
+            "buckets": parallel.reducer?.bucketBytes ?? [],
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
         fflush(nil)
