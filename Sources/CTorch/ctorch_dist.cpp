@@ -11,6 +11,7 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <algorithm>
@@ -45,12 +46,16 @@ int64_t now_ns() {
 // then to the end of backward is the all-reduce that backward did not hide.
 struct Reducer {
     std::shared_ptr<c10d::Reducer> reducer;
+    // DDP's logger, which the Reducer assumes it has: it reports through it, unchecked, when the set of unused
+    // parameters changes between steps (a null dereference without one).
+    std::shared_ptr<c10d::Logger> logger;
     bool find_unused = true;
     std::vector<int64_t> bucket_bytes;
     std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, uintptr_t>> hooks;
     std::atomic<int64_t> last_ready{0};
     ~Reducer() {
         for (auto &[node, key] : hooks) node->del_post_hook(key);
+        logger.reset();
         reducer.reset();  // removes its own hooks
     }
 };
@@ -249,6 +254,8 @@ int ct_reducer_create(ct_process_group g, ct_tensor *params, int n, int64_t firs
             /*gradient_as_bucket_view=*/false, std::unordered_map<size_t, std::string>{}, first_bucket_bytes,
             /*skip_all_reduce_unused_params=*/false, /*use_python_reducer=*/false,
             std::vector<int64_t>(sizes.begin(), sizes.end()));
+        r->logger = std::make_shared<c10d::Logger>(r->reducer);
+        r->reducer->set_logger(r->logger);
         Reducer *raw = r.get();
         for (auto &p : ps) {
             auto node = torch::autograd::impl::grad_accumulator(p);
@@ -296,23 +303,35 @@ int ct_reducer_backward(ct_reducer r, ct_tensor loss, double *exposed_seconds) {
 }
 
 // at::dropout's arithmetic on CPU (noise = empty_like(x).bernoulli_(1 - p); noise /= 1 - p; x * noise), with the
-// noise drawn for `world` times x's rows (dim 0) and x taking rows [rank * b, (rank + 1) * b): a rank of a data-
-// parallel step draws what one process would for the global batch, and uses its own slice.
-int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, ct_tensor *out) {
+// noise drawn for the global batch, `world` times x's rows (dim 0), and x taking this rank's rows of it: a rank of
+// a data-parallel step draws what one process would for the global batch, and uses its own rows. x holds
+// `nparts` parts of parts[s] rows (one part of all its rows when nparts is 0); the global batch is the parts one
+// after another, part s of world * parts[s] rows, rank after rank.
+int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, const int64_t *parts, int nparts, ct_tensor *out) {
     CT_GUARD({
         const auto &input = T(x);
         TORCH_CHECK(input.dim() >= 1 && world >= 1 && rank >= 0 && rank < world, "dropout over a global batch: rank ",
                     rank, " of ", world, " for a tensor of ", input.dim(), " dims");
+        const int64_t b = input.size(0);
+        std::vector<int64_t> sizes = nparts > 0 ? std::vector<int64_t>(parts, parts + nparts) : std::vector<int64_t>{b};
+        int64_t total = 0;
+        for (auto n : sizes) total += n;
+        TORCH_CHECK(total == b, "dropout over a global batch: parts of ", total, " rows for a tensor of ", b, " rows");
         if (p == 1) {  // as at::dropout: no draw
             *out = wrap(input * at::zeros({}, input.options()));
             return 0;
         }
         auto shape = input.sizes().vec();
-        const int64_t b = shape[0];
         shape[0] = b * world;
         auto noise = at::empty(shape, input.options()).bernoulli_(1 - p);
         noise.div_(1 - p);
-        *out = wrap(input * noise.narrow(0, rank * b, b));
+        std::vector<at::Tensor> mine;
+        int64_t start = 0;  // part s's first row in the global batch
+        for (auto n : sizes) {
+            mine.push_back(noise.narrow(0, start + rank * n, n));
+            start += world * n;
+        }
+        *out = wrap(input * (mine.size() == 1 ? mine[0] : at::cat(mine, 0)));
     })
 }
 

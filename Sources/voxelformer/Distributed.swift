@@ -120,11 +120,16 @@ struct DistributedSelfTest: ParsableCommand {
         var loss = params.enumerated().map { i, p in (p * Double((Int(r) + 1) * (i + 1))).sum() }.reduce(frozen.sum(), +)
         if r == 0 { loss = loss + rankZeroOnly.sum() }
         try parallel.backward(loss, parameters: params + [rankZeroOnly, unused, frozen])
+        let averaged = (params + [rankZeroOnly, unused, frozen]).map { $0.grad?.toArray(Float.self) ?? [] }
+        // a second step reaching only the parameter that was unused: (r + 1) averages, the others get none
+        for p in params + [rankZeroOnly, unused] { p.zeroGrad() }
+        try parallel.backward(unused.sum() * Double(r + 1), parameters: params + [rankZeroOnly, unused, frozen])
+        let second = (params + [rankZeroOnly, unused]).map { $0.grad?.toArray(Float.self) ?? [] }
         try parallel.barrier("self-test")
         let row: [String: Any] = [
             "rank": parallel.rank, "world_size": w, "all_reduce": summed.toArray(Float.self),
             "all_gather": gathered.toArray(Float.self), "broadcast": broadcast.toArray(Float.self),
-            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": (params + [rankZeroOnly, unused, frozen]).map { $0.grad?.toArray(Float.self) ?? [] },
+            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": averaged, "second_step": second,
             "buckets": parallel.reducer?.bucketBytes ?? [],
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))

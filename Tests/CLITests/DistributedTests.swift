@@ -70,7 +70,8 @@ struct DistributedCollectiveTests {
     /// Every value by hand: rank r all-reduces (r + 1) * [1, 2, 3], all-gathers [10 r, 10 r + 1], broadcasts
     /// 100 + r from the last rank; sum(c * gather(x)) with c = 1...2W gives rank r the gradient W * c[2r, 2r + 1];
     /// parameter i's gradient (r + 1) * i averages to (1 + ... + W) / W * i through c10d's Reducer; a parameter
-    /// only rank 0's loss reaches averages 1 with the others' 0; one no loss reaches keeps no gradient.
+    /// only rank 0's loss reaches averages 1 with the others' 0; one no loss reaches keeps no gradient, and
+    /// when a second step reaches only it, its gradient (r + 1) averages.
     @Test func collectivesGiveHandValues() throws {
         for world in [2, 3] {
             let ranks = try Ranks.run(["dist-selftest"], world: world, timeout: 60)
@@ -92,6 +93,8 @@ struct DistributedCollectiveTests {
                 #expect(row["broadcast"] as? [Float] == [Float(100 + world - 1)])
                 #expect(row["gather_grad"] as? [Float] == gatherGrad)
                 #expect(row["averaged"] as? [[Float]] == averaged)
+                // the next step's unused parameters differ (the Reducer then reports to DDP's logger)
+                #expect(row["second_step"] as? [[Float]] == [[], [], [], [], [rankSum / w]])
                 // DDP's buckets of the 5 trained parameters (8, 12, 16, 4, 4 bytes) from the first: [8], [12], [16],
                 // [4, 4]; all-reduced last first
                 #expect(row["buckets"] as? [Int] == [8, 16, 12, 8])

@@ -286,8 +286,9 @@ int ct_reducer_buckets(ct_reducer r, int64_t *bytes, int capacity, int *count);
 // loss.backward() with every gradient averaged over the group when it returns, the buckets all-reduced while
 // backward runs; exposed_seconds: from the last gradient ready to the end (the all-reduce left unhidden).
 int ct_reducer_backward(ct_reducer r, ct_tensor loss, double *exposed_seconds);
-// Dropout of rows [rank * b, (rank + 1) * b) of a (world * b, ...) batch, x being those rows (GlobalBatch).
-int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, ct_tensor *out);
+// Dropout of this rank's rows of a global batch of world * b rows, x being its b rows in parts of parts[s] rows
+// (nparts 0: one part), each part's global rows rank after rank (GlobalBatch).
+int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, const int64_t *parts, int nparts, ct_tensor *out);
 
 #ifdef __cplusplus
 }

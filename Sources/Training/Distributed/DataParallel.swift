@@ -94,6 +94,29 @@ public final class DataParallel: @unchecked Sendable {
         return Tensor.cat(parts, dim: 0)
     }
 
+    /// `gather` of a batch of several parts (subjects), this rank holding `parts[s]` rows of part s, in order:
+    /// the global batch in one process's order, part after part, each part's rows rank after rank.
+    public func gather(_ local: Tensor, parts: [Int]) throws -> Tensor {
+        partsInOrder(try gather(local), parts: parts)
+    }
+
+    /// `gatherWithGradient` of a batch of several parts, in one process's order (`gather(_:parts:)`).
+    public func gatherWithGradient(_ local: Tensor, parts: [Int]) throws -> Tensor {
+        partsInOrder(try gatherWithGradient(local), parts: parts)
+    }
+
+    /// Rows gathered rank after rank, each rank's being its parts in order, put part after part.
+    func partsInOrder(_ gathered: Tensor, parts: [Int]) -> Tensor {
+        guard parts.count > 1 else { return gathered }
+        let b = parts.reduce(0, +)
+        var pieces: [Tensor] = [], offset = 0
+        for n in parts {
+            for r in 0..<worldSize { pieces.append(gathered.slice(0, start: r * b + offset, end: r * b + offset + n)) }
+            offset += n
+        }
+        return Tensor.cat(pieces, dim: 0)
+    }
+
     /// `work(0) ... work(count - 1)`, split round-robin over the ranks (rank r does r, r + W, ...) and
     /// all-gathered, so every rank returns all of them in order: evaluation split across ranks. Each result
     /// is a list of tensors whose dim 0 has `rows(i)` rows (at most `rows(0)`); a rank with nothing left in
