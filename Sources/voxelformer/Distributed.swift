@@ -15,6 +15,21 @@ func joinProcessGroup() throws -> DataParallel? {
     return try DataParallel(group: try rendezvous.join(timeout: timeout))
 }
 
+/// "[rank1]: " in a rank of a multi-process run (the environment says so), "" otherwise: the prefix
+/// torch.distributed gives its ranks' log lines, put on this process's notes and errors so that the lines of
+/// ranks sharing a terminal can be told apart.
+enum RankPrefix {
+    static let current: String = {
+        guard let rendezvous = (try? Rendezvous.fromEnvironment()) ?? nil else { return "" }
+        return "[rank\(rendezvous.rank)]: "
+    }()
+
+    /// Every line of `text` with the prefix.
+    static func lines(_ text: String) -> String {
+        current.isEmpty ? text : text.split(separator: "\n", omittingEmptySubsequences: false).map { current + $0 }.joined(separator: "\n")
+    }
+}
+
 /// `voxelformer train --nproc-per-node N`: runs N copies of this command on this machine as ranks 0...N-1
 /// (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR=127.0.0.1, a free MASTER_PORT), as torchrun does. Returns the
 /// exit status: 0 when every rank succeeded, else the first failed rank's.

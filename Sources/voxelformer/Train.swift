@@ -93,11 +93,11 @@ extension TrainingRun {
     func executeInConsole() throws -> Trainer<Family> {
         var run = self
         let writes = dataParallel?.isWriter ?? true  // data parallel: rank 0 prints and logs
-        run.onNote = { if writes { print($0) } }
+        run.onNote = { if writes { print(RankPrefix.lines($0)) } }
         let before = beforeTraining
         run.beforeTraining = { trainer in
             try before(trainer)
-            InterruptFlag.install()
+            InterruptFlag.install(prefix: RankPrefix.current)
             trainer.shouldStop = { InterruptFlag.isRaised }
             guard writes else { return }
             trainer.loggers = [ConsoleProgress(),

@@ -67,7 +67,13 @@ public final class Heartbeat: @unchecked Sendable {
 /// A c10d process group (Gloo on CPU): the collectives of torch.distributed, each waited for. A lost peer
 /// or the timeout throws `TorchError` with c10d's message; nothing aborts the process.
 public final class ProcessGroup: @unchecked Sendable {
+    /// c10d's backends: Gloo (CPU tensors) and NCCL (CUDA tensors).
+    public enum Backend: String, Sendable {
+        case gloo = "Gloo", nccl = "NCCL"
+    }
+
     let handle: ct_process_group
+    public let backend: Backend
     public let rank: Int
     public let worldSize: Int
     public let store: TCPStore
@@ -80,11 +86,11 @@ public final class ProcessGroup: @unchecked Sendable {
         guard ct_pg_gloo_create(store.handle, Int32(rank), Int32(worldSize), Int64(timeout * 1000), &out) == 0, let out else {
             throw TorchError(String(cString: ct_last_error()))
         }
-        return ProcessGroup(handle: out, rank: rank, worldSize: worldSize, store: store, timeout: timeout)
+        return ProcessGroup(handle: out, backend: .gloo, rank: rank, worldSize: worldSize, store: store, timeout: timeout)
     }
 
-    init(handle: ct_process_group, rank: Int, worldSize: Int, store: TCPStore, timeout: Double) {
-        (self.handle, self.rank, self.worldSize, self.store, self.timeout) = (handle, rank, worldSize, store, timeout)
+    init(handle: ct_process_group, backend: Backend, rank: Int, worldSize: Int, store: TCPStore, timeout: Double) {
+        (self.handle, self.backend, self.rank, self.worldSize, self.store, self.timeout) = (handle, backend, rank, worldSize, store, timeout)
     }
     deinit { ct_pg_free(handle) }
 

@@ -185,6 +185,11 @@ public final class DataParallel: @unchecked Sendable {
         backwardCalls += 1
     }
 
+    /// "2 ranks x 1 thread (Gloo)": what the start line says of the workers.
+    public func workers(threads: Int) -> String {
+        "\(worldSize) ranks x \(threads) thread\(threads == 1 ? "" : "s") (\(group.backend.rawValue))"
+    }
+
     /// Waits for every rank; `long` allows for rank 0 evaluating or writing (`writerTimeout`).
     public func barrier(_ why: String, long: Bool = false) throws {
         try collective("barrier (\(why))") { try group.barrier(timeout: long ? writerTimeout : nil) }
