@@ -13,6 +13,10 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/csrc/distributed/c10d/logger.hpp>
 #include <torch/csrc/distributed/c10d/reducer.hpp>
+#ifdef CTORCH_NCCL  // Package.swift: libtorch_cuda.so, nccl.h and the CUDA headers were found
+#define USE_C10D_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <algorithm>
 #include <atomic>
@@ -175,6 +179,36 @@ int ct_pg_gloo_create(ct_store s, int rank, int world_size, int64_t timeout_ms, 
         g->group->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
         *out = g.release();
     })
+}
+
+int ct_pg_nccl_available(void) {
+#ifdef CTORCH_NCCL
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int ct_pg_nccl_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out) {
+#ifdef CTORCH_NCCL
+    CT_GUARD({
+        TORCH_CHECK(world_size > 0 && rank >= 0 && rank < world_size, "rank ", rank, " is not within world size ",
+                    world_size);
+        auto options = c10d::ProcessGroupNCCL::Options::create();
+        options->timeout = milliseconds(timeout_ms);
+        auto g = std::make_unique<Group>();
+        g->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(S(s).store, rank, world_size, options);
+        g->group = c10::make_intrusive<c10d::ProcessGroup>(S(s).store, rank, world_size);
+        g->group->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, g->backend);
+        g->group->setDefaultBackend(c10d::ProcessGroup::BackendType::NCCL);
+        *out = g.release();
+    })
+#else
+    (void)s, (void)rank, (void)world_size, (void)timeout_ms, (void)out;
+    ctorch::set_error("this shim was built without c10d's NCCL backend (Package.swift compiles it when libtorch_cuda.so, "
+                      "nccl.h and cuda_runtime_api.h are found beside libtorch)");
+    return 1;
+#endif
 }
 
 void ct_pg_free(ct_process_group g) { delete static_cast<Group *>(g); }

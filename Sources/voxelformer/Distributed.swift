@@ -3,16 +3,17 @@ import Foundation
 import Torch
 import Training
 
-/// Joins the process group the environment describes (torchrun's, SLURM's, `--nproc-per-node`'s), or nil
-/// for a single-process run. VOXELFORMER_DIST_TIMEOUT (seconds, default 120) bounds the wait for the other
-/// ranks and each collective; a rank that dies is noticed sooner, when its connections close.
-func joinProcessGroup() throws -> DataParallel? {
+/// Joins the process group the environment describes (torchrun's, SLURM's, `--nproc-per-node`'s), with the
+/// backend for `device` (Gloo on CPU, NCCL on CUDA), or nil for a single-process run. VOXELFORMER_DIST_TIMEOUT
+/// (seconds, default 120) bounds the wait for the other ranks and each collective; a rank that dies is noticed
+/// sooner, when its connections close.
+func joinProcessGroup(device: ComputeDevice = .cpu) throws -> DataParallel? {
     guard let rendezvous = try Rendezvous.fromEnvironment() else { return nil }
     let env = ProcessInfo.processInfo.environment["VOXELFORMER_DIST_TIMEOUT"]
     guard let timeout = env.map({ Double($0) }) ?? 120, timeout > 0 else {
         throw ValidationError("VOXELFORMER_DIST_TIMEOUT='\(env ?? "")': expected a positive number of seconds")
     }
-    return try DataParallel(group: try rendezvous.join(timeout: timeout))
+    return try DataParallel(group: try rendezvous.join(timeout: timeout, device: device))
 }
 
 /// "[rank1]: " in a rank of a multi-process run (the environment says so), "" otherwise: the prefix

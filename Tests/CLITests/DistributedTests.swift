@@ -115,6 +115,23 @@ struct DistributedCollectiveTests {
         }
     }
 
+    /// `train.device=cuda` with 2 ranks needs NCCL (Gloo takes CPU tensors): without it the rank stops before
+    /// connecting, naming what is missing (here, a CPU-only libtorch).
+    @Test func cudaWithoutNCCLIsRefused() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("nccl-\(UUID().uuidString)")
+        let r = try Ranks.run(["train", "--config", repository.appendingPathComponent("configs/demo.yaml").path, "--run-dir", run.path,
+                               "train.device=cuda"], world: 1, environment: ["WORLD_SIZE": "2"], timeout: 30)
+        #expect(r[0].status != 0)
+        #expect(r[0].stderr.contains("[rank0]: Error: train.device: cuda with 2 ranks needs the NCCL backend, and "), "\(r[0].stderr.prefix(400))")
+        let cpuOnly = !FileManager.default.fileExists(atPath: repository.appendingPathComponent(".libtorch/torch/lib/libtorch_cuda.so").path)
+        if cpuOnly {
+            #expect(r[0].stderr.contains("this libtorch is CPU-only (no libtorch_cuda.so, where c10d's ProcessGroupNCCL lives); "
+                + "use train.device=cpu (Gloo)"), "\(r[0].stderr.prefix(400))")
+        }
+        #expect(r[0].seconds < 20, "refused before connecting: \(r[0].seconds) s")
+    }
+
     /// The environment is checked by name before anything connects.
     @Test func partialEnvironmentIsRefused() throws {
         let torch = ["RANK": "", "WORLD_SIZE": "", "LOCAL_RANK": "", "MASTER_ADDR": "", "MASTER_PORT": ""]

@@ -270,6 +270,10 @@ int ct_heartbeat_start(const char *host, int port, const char *prefix, int rank,
 void ct_heartbeat_stop(ct_heartbeat h);
 // Collectives wait for completion and fail (a lost peer, the timeout) with c10d's message.
 int ct_pg_gloo_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out);
+// c10d's NCCL group (CUDA tensors): only in a shim built against a CUDA libtorch with nccl.h (Package.swift);
+// available says whether this one was, create fails otherwise.
+int ct_pg_nccl_available(void);
+int ct_pg_nccl_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out);
 void ct_pg_free(ct_process_group g);
 int ct_pg_allreduce_sum(ct_process_group g, ct_tensor *tensors, int n);  // each in place, contiguous
 int ct_pg_allgather(ct_process_group g, ct_tensor input, ct_tensor *out);  // ranks' inputs cat on dim 0
