@@ -12,16 +12,20 @@ import VoxelFormer
 enum DataParallelStep {
     static let name = "train demo V=1000 B=32 data-parallel"
     static let threadsVariable = "VOXELFORMER_BENCH_THREADS"
+    /// Set: the Reducer gets one bucket of the whole model, all-reduced once backward has produced the last
+    /// gradient (what averaging after backward costs, the row to compare the overlap with).
+    static let oneBucketVariable = "VOXELFORMER_BENCH_ONE_BUCKET"
     static let (voxelCount, batch, warmup, timed) = (1000, 32, 2, 8)
 
     static var benchmarks: [Benchmark] {
         [Benchmark(name: name, summary: "SoftCLIP step, global batch \(batch), V \(voxelCount): 1 rank x 2 threads vs 2 ranks x 1 thread") {
-            isolatedName == name ? measure() : [(1, 2), (2, 1)].flatMap { launch(world: $0.0, threads: $0.1) }
+            isolatedName == name ? measure()
+                : [(1, 2, false), (2, 1, false), (2, 1, true)].flatMap { launch(world: $0.0, threads: $0.1, oneBucket: $0.2) }
         }]
     }
 
     /// `world` copies of this bench as ranks of a group on a free loopback port; rank 0's rows.
-    static func launch(world: Int, threads: Int) -> [BenchmarkRow] {
+    static func launch(world: Int, threads: Int, oneBucket: Bool) -> [BenchmarkRow] {
         let port = 20000 + Int.random(in: 0..<20000)
         let output = Pipe()
         var children: [Process] = []
@@ -29,7 +33,7 @@ enum DataParallelStep {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
             child.environment = ProcessInfo.processInfo.environment.merging([
-                isolationVariable: name, threadsVariable: "\(threads)", "RANK": "\(rank)", "WORLD_SIZE": "\(world)",
+                isolationVariable: name, threadsVariable: "\(threads)", oneBucketVariable: oneBucket ? "1" : "", "RANK": "\(rank)", "WORLD_SIZE": "\(world)",
                 "LOCAL_RANK": "\(rank)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
             ]) { $1 }
             child.standardOutput = rank == 0 ? output : FileHandle.nullDevice
@@ -51,6 +55,8 @@ enum DataParallelStep {
         do {
             Torch.threads = Int(ProcessInfo.processInfo.environment[threadsVariable] ?? "") ?? 1
             let parallel = try Rendezvous.fromEnvironment().map { try DataParallel(group: try $0.join(timeout: 120)) }
+            let oneBucket = ProcessInfo.processInfo.environment[oneBucketVariable] == "1"
+            if oneBucket, let parallel { (parallel.firstBucketBytes, parallel.bucketBytes) = (1 << 40, 1 << 40) }
             let world = parallel?.worldSize ?? 1
             let config = TrainingStep.demoModel()
             Torch.manualSeed(0)
@@ -78,6 +84,7 @@ enum DataParallelStep {
                 if step >= warmup { times.append(Double(nanoseconds() - start) / 1e9) }
             }
             let label = "\(world) rank\(world == 1 ? "" : "s") x \(Torch.threads) thread\(Torch.threads == 1 ? "" : "s")"
+                + (oneBucket ? ", one bucket" : "")
             var rows = [BenchmarkRow(name: name, metric: "steps/s, \(label) (median of \(timed))", value: 1 / median(times), unit: "steps/s")]
             if let parallel {
                 let perStep = (parallel.exposedAllReduceSeconds - reduceBefore) / Double(timed)
