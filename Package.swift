@@ -1,9 +1,27 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 // libtorch lives in `.libtorch/torch` (a real install made by `make setup`, or a link to $LIBTORCH).
 let torch = Context.packageDirectory + "/.libtorch/torch"
 let torchLib = torch + "/lib"
+
+// c10d's NCCL backend (data parallel on CUDA) is in libtorch_cuda.so, and its header includes nccl.h and the CUDA
+// runtime's headers, which a CUDA wheel leaves to pip's nvidia-* packages beside torch (or a CUDA toolkit). With
+// all three the shim compiles ProcessGroupNCCL (CTORCH_NCCL) and links libtorch_cuda; otherwise (the CPU-only
+// wheel) `train.device=cuda` with more than one rank is refused, naming what is missing.
+func firstFolder(holding file: String, in folders: [String]) -> String? {
+    folders.first { FileManager.default.fileExists(atPath: $0 + "/" + file) }
+}
+let ncclHeaders = firstFolder(holding: "nccl.h", in: [torch + "/include", torch + "/../nvidia/nccl/include", "/usr/include"])
+let cudaHeaders = firstFolder(holding: "cuda_runtime_api.h",
+                              in: [torch + "/include", torch + "/../nvidia/cuda_runtime/include", "/usr/local/cuda/include"])
+let ncclFlags: (cxx: [String], link: [String]) = {
+    guard FileManager.default.fileExists(atPath: torchLib + "/libtorch_cuda.so"), let ncclHeaders, let cudaHeaders else {
+        return ([], [])
+    }
+    return (["-DCTORCH_NCCL=1", "-isystem", ncclHeaders, "-isystem", cudaHeaders], ["-ltorch_cuda"])
+}()
 
 let package = Package(
     name: "VoxelFormer",
@@ -31,14 +49,13 @@ let package = Package(
                     "-isystem", torch + "/include",
                     "-isystem", torch + "/include/torch/csrc/api/include",
                     "-Wno-deprecated-declarations",
-                ]),
+                ] + ncclFlags.cxx),
             ],
             linkerSettings: [
-                .unsafeFlags([
-                    "-L" + torchLib, "-Xlinker", "-rpath", "-Xlinker", torchLib,
-                    "-Xlinker", "--no-as-needed", "-ltorch_cpu", "-lc10", "-Xlinker", "--as-needed",
-                    "-lstdc++", "-ldl",
-                ]),
+                .unsafeFlags(
+                    ["-L" + torchLib, "-Xlinker", "-rpath", "-Xlinker", torchLib, "-Xlinker", "--no-as-needed", "-ltorch_cpu", "-lc10"]
+                        + ncclFlags.link + ["-Xlinker", "--as-needed", "-lstdc++", "-ldl"]
+                ),
             ]
         ),
         .target(name: "Torch", dependencies: ["CTorch"]),

@@ -3,16 +3,32 @@ import Foundation
 import Torch
 import Training
 
-/// Joins the process group the environment describes (torchrun's, SLURM's, `--nproc-per-node`'s), or nil
-/// for a single-process run. VOXELFORMER_DIST_TIMEOUT (seconds, default 120) bounds the wait for the other
-/// ranks and each collective; a rank that dies is noticed sooner, when its connections close.
-func joinProcessGroup() throws -> DataParallel? {
+/// Joins the process group the environment describes (torchrun's, SLURM's, `--nproc-per-node`'s), with the
+/// backend for `device` (Gloo on CPU, NCCL on CUDA), or nil for a single-process run. VOXELFORMER_DIST_TIMEOUT
+/// (seconds, default 120) bounds the wait for the other ranks and each collective; a rank that dies is noticed
+/// sooner, when its connections close.
+func joinProcessGroup(device: ComputeDevice = .cpu) throws -> DataParallel? {
     guard let rendezvous = try Rendezvous.fromEnvironment() else { return nil }
     let env = ProcessInfo.processInfo.environment["VOXELFORMER_DIST_TIMEOUT"]
     guard let timeout = env.map({ Double($0) }) ?? 120, timeout > 0 else {
         throw ValidationError("VOXELFORMER_DIST_TIMEOUT='\(env ?? "")': expected a positive number of seconds")
     }
-    return try DataParallel(group: try rendezvous.join(timeout: timeout))
+    return try DataParallel(group: try rendezvous.join(timeout: timeout, device: device))
+}
+
+/// "[rank1]: " in a rank of a multi-process run (the environment says so), "" otherwise: the prefix
+/// torch.distributed gives its ranks' log lines, put on this process's notes and errors so that the lines of
+/// ranks sharing a terminal can be told apart.
+enum RankPrefix {
+    static let current: String = {
+        guard let rendezvous = (try? Rendezvous.fromEnvironment()) ?? nil else { return "" }
+        return "[rank\(rendezvous.rank)]: "
+    }()
+
+    /// Every line of `text` with the prefix.
+    static func lines(_ text: String) -> String {
+        current.isEmpty ? text : text.split(separator: "\n", omittingEmptySubsequences: false).map { current + $0 }.joined(separator: "\n")
+    }
 }
 
 /// `voxelformer train --nproc-per-node N`: runs N copies of this command on this machine as ranks 0...N-1
@@ -110,16 +126,27 @@ struct DistributedSelfTest: ParsableCommand {
         let x = Tensor([Float(r), Float(r)]).requiresGrad()
         let c = Tensor((1...(2 * w)).map(Float.init))
         (c * (try parallel.gatherWithGradient(x))).sum().backward()
-        // bucketed gradient averaging, 3 elements a bucket: parameter i's gradient on rank r is (r + 1) * i
-        parallel.bucketElements = 3
+        // the Reducer's averaging in buckets of 8 bytes (the first) and 12: parameter i's gradient on rank r is
+        // (r + 1) * i; a fourth is reached on rank 0 only (gradient 1, the others count 0), a fifth by no rank
+        // (no gradient), a sixth is frozen (left out)
+        parallel.firstBucketBytes = 8
+        parallel.bucketBytes = 12
         let params = (1...3).map { i in Tensor([Float](repeating: 0, count: i + 1)).requiresGrad() }
-        for (i, p) in params.enumerated() { (p * Double((Int(r) + 1) * (i + 1))).sum().backward() }
-        try parallel.averageGradients(params)
+        let (rankZeroOnly, unused, frozen) = (Tensor([Float(0)]).requiresGrad(), Tensor([Float(0)]).requiresGrad(), Tensor([Float(0)]))
+        var loss = params.enumerated().map { i, p in (p * Double((Int(r) + 1) * (i + 1))).sum() }.reduce(frozen.sum(), +)
+        if r == 0 { loss = loss + rankZeroOnly.sum() }
+        try parallel.backward(loss, parameters: params + [rankZeroOnly, unused, frozen])
+        let averaged = (params + [rankZeroOnly, unused, frozen]).map { $0.grad?.toArray(Float.self) ?? [] }
+        // a second step reaching only the parameter that was unused: (r + 1) averages, the others get none
+        for p in params + [rankZeroOnly, unused] { p.zeroGrad() }
+        try parallel.backward(unused.sum() * Double(r + 1), parameters: params + [rankZeroOnly, unused, frozen])
+        let second = (params + [rankZeroOnly, unused]).map { $0.grad?.toArray(Float.self) ?? [] }
         try parallel.barrier("self-test")
         let row: [String: Any] = [
             "rank": parallel.rank, "world_size": w, "all_reduce": summed.toArray(Float.self),
             "all_gather": gathered.toArray(Float.self), "broadcast": broadcast.toArray(Float.self),
-            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": params.map { $0.grad?.toArray(Float.self) ?? [] },
+            "gather_grad": x.grad?.toArray(Float.self) ?? [], "averaged": averaged, "second_step": second,
+            "buckets": parallel.reducer?.bucketBytes ?? [],
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
         fflush(nil)

@@ -8,8 +8,9 @@ public enum InterruptFlag {
 
     public static var isRaised: Bool { raised != 0 }
 
-    /// `message` is printed at the first Ctrl-C.
-    public static func install(message: String = "interrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)") {
+    /// `message` is printed at the first Ctrl-C, after `prefix` (a rank's).
+    public static func install(message: String = "interrupted: saving a checkpoint, then stopping (Ctrl-C again to quit now)",
+                               prefix: String = "") {
         guard sources.isEmpty else { return }
         for sig in [SIGINT, SIGTERM] {
             signal(sig, SIG_IGN)
@@ -18,7 +19,7 @@ public enum InterruptFlag {
                 // _exit: skips static destructors, which would pull libtorch away from the training thread
                 if raised != 0 { _exit(130) }
                 raised = 1
-                FileHandle.standardError.write(Data("\n\(message)\n".utf8))
+                FileHandle.standardError.write(Data("\n\(prefix)\(message)\n".utf8))
             }
             source.resume()
             sources.append(source)

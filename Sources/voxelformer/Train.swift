@@ -64,14 +64,13 @@ struct Train: ParsableCommand {
             return
         }
         Torch.initialise()
-        let parallel = try joinProcessGroup()
         // the run folder comes from --run-dir, a run_dir= override or the default
         let dir = runDir ?? overrides.last { $0.hasPrefix("run_dir=") }.map { String($0.dropFirst(8)) }
             ?? VoxelFormerConfig().runDir
-        try train(Families.of(config: config, resumingIn: resume ? dir : nil), runDir: dir, parallel: parallel)
+        try train(Families.of(config: config, resumingIn: resume ? dir : nil), runDir: dir)
     }
 
-    func train<Family: TrainableFamily>(_: Family.Type, runDir dir: String, parallel: DataParallel?) throws {
+    func train<Family: TrainableFamily>(_: Family.Type, runDir dir: String) throws {
         var cfg: Family.Config
         if resume && config == nil {
             cfg = try TrainingRun<Family>.checkpointConfig(runDir: dir, overrides: overrides)
@@ -81,7 +80,8 @@ struct Train: ParsableCommand {
         if let runDir { cfg.runDir = runDir }
         if let initFrom { cfg.train.initFrom = initFrom }
         var run = TrainingRun<Family>(config: cfg, resume: resume, overwrite: overwrite)
-        run.dataParallel = parallel
+        // the config gives the device, and the device the backend (Gloo on CPU, NCCL on CUDA)
+        run.dataParallel = try joinProcessGroup(device: cfg.train.device)
         try run.executeInConsole()
     }
 }
@@ -93,11 +93,11 @@ extension TrainingRun {
     func executeInConsole() throws -> Trainer<Family> {
         var run = self
         let writes = dataParallel?.isWriter ?? true  // data parallel: rank 0 prints and logs
-        run.onNote = { if writes { print($0) } }
+        run.onNote = { if writes { print(RankPrefix.lines($0)) } }
         let before = beforeTraining
         run.beforeTraining = { trainer in
             try before(trainer)
-            InterruptFlag.install()
+            InterruptFlag.install(prefix: RankPrefix.current)
             trainer.shouldStop = { InterruptFlag.isRaised }
             guard writes else { return }
             trainer.loggers = [ConsoleProgress(),

@@ -21,6 +21,12 @@ struct VoxelFormerCommand: ParsableCommand {
             let name = type(of: command).configuration.commandName ?? "\(type(of: command))".lowercased()
             try doing("running voxelformer \(name)") { try command.run() }
         } catch {
+            // a rank of a multi-process run: its error lines carry its rank
+            if !RankPrefix.current.isEmpty {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { FileHandle.standardError.write(Data((RankPrefix.lines(message) + "\n").utf8)) }
+                Foundation.exit(exitCode(for: error).rawValue)
+            }
             exit(withError: error)
         }
     }

@@ -69,7 +69,9 @@ enum Ranks {
 struct DistributedCollectiveTests {
     /// Every value by hand: rank r all-reduces (r + 1) * [1, 2, 3], all-gathers [10 r, 10 r + 1], broadcasts
     /// 100 + r from the last rank; sum(c * gather(x)) with c = 1...2W gives rank r the gradient W * c[2r, 2r + 1];
-    /// parameter i's gradient (r + 1) * i averages to (1 + ... + W) / W * i.
+    /// parameter i's gradient (r + 1) * i averages to (1 + ... + W) / W * i through c10d's Reducer; a parameter
+    /// only rank 0's loss reaches averages 1 with the others' 0; one no loss reaches keeps no gradient, and
+    /// when a second step reaches only it, its gradient (r + 1) averages.
     @Test func collectivesGiveHandValues() throws {
         for world in [2, 3] {
             let ranks = try Ranks.run(["dist-selftest"], world: world, timeout: 60)
@@ -84,12 +86,20 @@ struct DistributedCollectiveTests {
                 let gatherGrad: [Float] = [w * Float(2 * rank + 1), w * Float(2 * rank + 2)]
                 var averaged: [[Float]] = []
                 for i in 1...3 { averaged.append([Float](repeating: rankSum / w * Float(i), count: i + 1)) }
+                averaged += [[1 / w], [], []]
                 #expect(row["rank"] as? Int == rank)
                 #expect(row["all_reduce"] as? [Float] == allReduce)
                 #expect(row["all_gather"] as? [Float] == allGather)
                 #expect(row["broadcast"] as? [Float] == [Float(100 + world - 1)])
                 #expect(row["gather_grad"] as? [Float] == gatherGrad)
-                #expect(row["averaged"] as? [[Float]] == averaged)
+                // read as Double, then rounded to Float: NSNumber bridges 0.33333334 to Float only when exact
+                let floats = { (key: String) in (row[key] as? [[Double]])?.map { $0.map(Float.init) } }
+                #expect(floats("averaged") == averaged)
+                // the next step's unused parameters differ (the Reducer then reports to DDP's logger)
+                #expect(floats("second_step") == [[], [], [], [], [rankSum / w]])
+                // DDP's buckets of the 5 trained parameters (8, 12, 16, 4, 4 bytes) from the first: [8], [12], [16],
+                // [4, 4]; all-reduced last first
+                #expect(row["buckets"] as? [Int] == [8, 16, 12, 8])
             }
         }
     }
@@ -105,6 +115,23 @@ struct DistributedCollectiveTests {
             #expect(survivor.seconds < 60, "took \(survivor.seconds) s")
             #expect(survivor.stderr.contains("lost rank \(victim)"), "\(survivor.stderr.suffix(600))")
         }
+    }
+
+    /// `train.device=cuda` with 2 ranks needs NCCL (Gloo takes CPU tensors): without it the rank stops before
+    /// connecting, naming what is missing (here, a CPU-only libtorch).
+    @Test func cudaWithoutNCCLIsRefused() throws {
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let run = FileManager.default.temporaryDirectory.appendingPathComponent("nccl-\(UUID().uuidString)")
+        let r = try Ranks.run(["train", "--config", repository.appendingPathComponent("configs/demo.yaml").path, "--run-dir", run.path,
+                               "train.device=cuda"], world: 1, environment: ["WORLD_SIZE": "2"], timeout: 30)
+        #expect(r[0].status != 0)
+        #expect(r[0].stderr.contains("[rank0]: Error: train.device: cuda with 2 ranks needs the NCCL backend, and "), "\(r[0].stderr.prefix(400))")
+        let cpuOnly = !FileManager.default.fileExists(atPath: repository.appendingPathComponent(".libtorch/torch/lib/libtorch_cuda.so").path)
+        if cpuOnly {
+            #expect(r[0].stderr.contains("this libtorch is CPU-only (no libtorch_cuda.so, where c10d's ProcessGroupNCCL lives); "
+                + "use train.device=cpu (Gloo)"), "\(r[0].stderr.prefix(400))")
+        }
+        #expect(r[0].seconds < 20, "refused before connecting: \(r[0].seconds) s")
     }
 
     /// The environment is checked by name before anything connects.

@@ -57,6 +57,10 @@ struct DistributedTrainingTests {
         #expect(one.status == 0, "\(one.summary)")
         let two = try CLI.run(["train", "--nproc-per-node", "2"] + Self.arguments(folder, run: "two").dropFirst(), timeout: 120)
         #expect(two.status == 0, "\(two.summary)")
+        // rank 0 alone prints, its lines marked; the start line gives the global batch, its split and the workers
+        #expect(two.stdout.contains("[rank0]: training voxelformer: ") && !two.stdout.contains("[rank1]"), "\(two.stdout.prefix(600))")
+        #expect(two.stdout.contains("batch 16 (8 a rank), fp32, 2 ranks x 1 thread (Gloo)\n"), "\(two.stdout.prefix(600))")
+        #expect(one.stdout.contains("batch 16, fp32, 1 threads\n") && !one.stdout.contains("[rank"), "\(one.stdout.prefix(600))")
         let a = try Self.steps(folder.appendingPathComponent("one")), b = try Self.steps(folder.appendingPathComponent("two"))
         #expect(a.count == 20 && b.count == 20)
         #expect(a.contains { $0.epoch == 0 } && a.contains { $0.epoch > 0 }, "both phases: BiMixCo in epoch 0, SoftCLIP after")
@@ -113,6 +117,7 @@ struct DistributedTrainingTests {
         let survivor = ranks[0]
         #expect(survivor.status != 0)
         #expect(survivor.seconds < 60, "took \(survivor.seconds) s")
-        #expect(survivor.stderr.contains("lost rank 1"), "\(survivor.stderr.suffix(600))")
+        #expect(survivor.stderr.contains("[rank0]: Error: rank 0 of 2: ") && survivor.stderr.contains("lost rank 1"),
+                "\(survivor.stderr.suffix(600))")
     }
 }

@@ -29,4 +29,24 @@ struct DistributedDropoutTests {
         let single = GlobalBatch.$current.withValue(GlobalBatch(rank: 0, worldSize: 1)) { F.dropout(x, p: 0.3, training: true) }
         #expect(single.toArray(Float.self) == values)
     }
+
+    /// A batch of two parts (subjects) of 4 and 2 rows over 2 ranks: one process's batch is part 1's 4 rows
+    /// then part 2's 2; rank r holds rows 2r, 2r + 1 of part 1 and row r of part 2. Each rank's dropout is
+    /// exactly those rows of the one process's.
+    @Test func ranksTakeTheirRowsOfEachPart() {
+        Torch.manualSeed(3)
+        let x = Tensor.randn([6, 3])
+        Torch.manualSeed(11)
+        let whole = F.dropout(x, p: 0.5, training: true)
+        let rows = [[0, 1, 4], [2, 3, 5]]  // each rank's rows of the one-process batch
+        for rank in 0..<2 {
+            Torch.manualSeed(11)
+            let mine = Tensor.cat(rows[rank].map { x.slice(0, start: $0, end: $0 + 1) })
+            let out = GlobalBatch.$current.withValue(GlobalBatch(rank: rank, worldSize: 2, parts: [2, 1])) {
+                F.dropout(mine, p: 0.5, training: true)
+            }
+            let expected = Tensor.cat(rows[rank].map { whole.slice(0, start: $0, end: $0 + 1) })
+            #expect(out.toArray(Float.self) == expected.toArray(Float.self), "rank \(rank)")
+        }
+    }
 }

@@ -256,6 +256,7 @@ int ct_record_range_exit(ct_range r);
 typedef void *ct_store;
 typedef void *ct_process_group;
 typedef void *ct_heartbeat;
+typedef void *ct_reducer;
 int ct_tcp_store_create(const char *host, int port, int is_master, int world_size, const char *prefix,
                         int64_t timeout_ms, ct_store *out);
 void ct_store_free(ct_store s);
@@ -269,13 +270,29 @@ int ct_heartbeat_start(const char *host, int port, const char *prefix, int rank,
 void ct_heartbeat_stop(ct_heartbeat h);
 // Collectives wait for completion and fail (a lost peer, the timeout) with c10d's message.
 int ct_pg_gloo_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out);
+// c10d's NCCL group (CUDA tensors): only in a shim built against a CUDA libtorch with nccl.h (Package.swift);
+// available says whether this one was, create fails otherwise.
+int ct_pg_nccl_available(void);
+int ct_pg_nccl_create(ct_store s, int rank, int world_size, int64_t timeout_ms, ct_process_group *out);
 void ct_pg_free(ct_process_group g);
 int ct_pg_allreduce_sum(ct_process_group g, ct_tensor *tensors, int n);  // each in place, contiguous
 int ct_pg_allgather(ct_process_group g, ct_tensor input, ct_tensor *out);  // ranks' inputs cat on dim 0
 int ct_pg_broadcast(ct_process_group g, ct_tensor t, int root);
 int ct_pg_barrier(ct_process_group g, int64_t timeout_ms);  // 0: the group's timeout
-// Dropout of rows [rank * b, (rank + 1) * b) of a (world * b, ...) batch, x being those rows (GlobalBatch).
-int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, ct_tensor *out);
+// DistributedDataParallel's gradient reducer (c10d::Reducer) over leaves that require grad, in DDP's buckets
+// (the first parameters' bucket first_bucket_bytes, the others bucket_bytes). find_unused: DDP's
+// find_unused_parameters (a parameter no rank's loss reached keeps no gradient).
+int ct_reducer_create(ct_process_group g, ct_tensor *params, int n, int64_t first_bucket_bytes, int64_t bucket_bytes,
+                      int find_unused, ct_reducer *out);
+void ct_reducer_free(ct_reducer r);
+// The buckets' sizes in bytes, in all-reduce order (count: how many; at most capacity written).
+int ct_reducer_buckets(ct_reducer r, int64_t *bytes, int capacity, int *count);
+// loss.backward() with every gradient averaged over the group when it returns, the buckets all-reduced while
+// backward runs; exposed_seconds: from the last gradient ready to the end (the all-reduce left unhidden).
+int ct_reducer_backward(ct_reducer r, ct_tensor loss, double *exposed_seconds);
+// Dropout of this rank's rows of a global batch of world * b rows, x being its b rows in parts of parts[s] rows
+// (nparts 0: one part), each part's global rows rank after rank (GlobalBatch).
+int ct_dropout_global_rows(ct_tensor x, double p, int rank, int world, const int64_t *parts, int nparts, ct_tensor *out);
 
 #ifdef __cplusplus
 }

@@ -64,10 +64,16 @@ public final class Heartbeat: @unchecked Sendable {
     deinit { ct_heartbeat_stop(handle) }
 }
 
-/// A c10d process group (Gloo on CPU): the collectives of torch.distributed, each waited for. A lost peer
+/// A c10d process group (Gloo on CPU, NCCL on CUDA): the collectives of torch.distributed, each waited for. A lost peer
 /// or the timeout throws `TorchError` with c10d's message; nothing aborts the process.
 public final class ProcessGroup: @unchecked Sendable {
+    /// c10d's backends: Gloo (CPU tensors) and NCCL (CUDA tensors).
+    public enum Backend: String, Sendable {
+        case gloo = "Gloo", nccl = "NCCL"
+    }
+
     let handle: ct_process_group
+    public let backend: Backend
     public let rank: Int
     public let worldSize: Int
     public let store: TCPStore
@@ -80,11 +86,24 @@ public final class ProcessGroup: @unchecked Sendable {
         guard ct_pg_gloo_create(store.handle, Int32(rank), Int32(worldSize), Int64(timeout * 1000), &out) == 0, let out else {
             throw TorchError(String(cString: ct_last_error()))
         }
-        return ProcessGroup(handle: out, rank: rank, worldSize: worldSize, store: store, timeout: timeout)
+        return ProcessGroup(handle: out, backend: .gloo, rank: rank, worldSize: worldSize, store: store, timeout: timeout)
     }
 
-    init(handle: ct_process_group, rank: Int, worldSize: Int, store: TCPStore, timeout: Double) {
-        (self.handle, self.rank, self.worldSize, self.store, self.timeout) = (handle, rank, worldSize, store, timeout)
+    /// Whether this build has c10d's NCCL backend (a CUDA libtorch with NCCL's headers when it was compiled).
+    public static var ncclAvailable: Bool { ct_pg_nccl_available() != 0 }
+
+    /// Joins the NCCL group of `worldSize` ranks that meet in `store` (as `init_process_group("nccl")`); its
+    /// collectives take CUDA tensors. Throws when this build has no NCCL backend (`ncclAvailable`).
+    public static func nccl(store: TCPStore, rank: Int, worldSize: Int, timeout: Double) throws -> ProcessGroup {
+        var out: ct_process_group?
+        guard ct_pg_nccl_create(store.handle, Int32(rank), Int32(worldSize), Int64(timeout * 1000), &out) == 0, let out else {
+            throw TorchError(String(cString: ct_last_error()))
+        }
+        return ProcessGroup(handle: out, backend: .nccl, rank: rank, worldSize: worldSize, store: store, timeout: timeout)
+    }
+
+    init(handle: ct_process_group, backend: Backend, rank: Int, worldSize: Int, store: TCPStore, timeout: Double) {
+        (self.handle, self.backend, self.rank, self.worldSize, self.store, self.timeout) = (handle, backend, rank, worldSize, store, timeout)
     }
     deinit { ct_pg_free(handle) }
 

@@ -8,7 +8,8 @@ import Torch
 ///   trains on its own contiguous slice of each, `batch_size / world_size` trials (`shard`);
 /// - a family's loss sees the global batch: `gather` for inputs and targets, `gatherWithGradient` for the
 ///   embeddings (the local slice keeps its gradient), and draws its random mixing for the global batch;
-/// - after backward the gradients are averaged in a few flat buckets (`averageGradients`);
+/// - backward averages the gradients over the ranks, all-reducing buckets of them while it runs (`backward`,
+///   c10d's Reducer as DistributedDataParallel uses it);
 /// - evaluation is split across the ranks and gathered (`splitAcrossRanks`); rank 0 alone writes
 ///   checkpoints, metrics and logs, and the others wait at a barrier while it does.
 public final class DataParallel: @unchecked Sendable {
@@ -17,13 +18,18 @@ public final class DataParallel: @unchecked Sendable {
     public var worldSize: Int { group.worldSize }
     /// Rank 0 writes the run folder and evaluates.
     public var isWriter: Bool { rank == 0 }
-    /// Elements per all-reduce bucket (float32: 4 bytes each): 25 MB, DistributedDataParallel's default.
-    public var bucketElements = 25 * 1024 * 1024 / 4
+    /// DistributedDataParallel's bucket sizes: 25 MB, and 1 MB for the first parameters' bucket (the last to be
+    /// all-reduced). Read when `backward` first runs.
+    public var bucketBytes = 25 * 1024 * 1024
+    public var firstBucketBytes = 1024 * 1024
     /// Seconds a barrier may wait while rank 0 evaluates or writes a checkpoint.
     public var writerTimeout: Double = 3600
-    /// Time spent in gradient all-reduces so far, and how many (for the bench's ms/step).
-    public private(set) var allReduceSeconds = 0.0
-    public private(set) var allReduceCalls = 0
+    /// Seconds of gradient all-reduce that backward did not hide (from its last gradient to its end), summed
+    /// over the `backward` calls so far (the bench's ms/step).
+    public private(set) var exposedAllReduceSeconds = 0.0
+    public private(set) var backwardCalls = 0
+    /// Made at the first `backward`.
+    public private(set) var reducer: GradientReducer?
     let heartbeat: Heartbeat?
 
     /// The group the family's loss is being computed for (`Trainer.trainStep` sets it around the loss).
@@ -88,6 +94,29 @@ public final class DataParallel: @unchecked Sendable {
         return Tensor.cat(parts, dim: 0)
     }
 
+    /// `gather` of a batch of several parts (subjects), this rank holding `parts[s]` rows of part s, in order:
+    /// the global batch in one process's order, part after part, each part's rows rank after rank.
+    public func gather(_ local: Tensor, parts: [Int]) throws -> Tensor {
+        partsInOrder(try gather(local), parts: parts)
+    }
+
+    /// `gatherWithGradient` of a batch of several parts, in one process's order (`gather(_:parts:)`).
+    public func gatherWithGradient(_ local: Tensor, parts: [Int]) throws -> Tensor {
+        partsInOrder(try gatherWithGradient(local), parts: parts)
+    }
+
+    /// Rows gathered rank after rank, each rank's being its parts in order, put part after part.
+    func partsInOrder(_ gathered: Tensor, parts: [Int]) -> Tensor {
+        guard parts.count > 1 else { return gathered }
+        let b = parts.reduce(0, +)
+        var pieces: [Tensor] = [], offset = 0
+        for n in parts {
+            for r in 0..<worldSize { pieces.append(gathered.slice(0, start: r * b + offset, end: r * b + offset + n)) }
+            offset += n
+        }
+        return Tensor.cat(pieces, dim: 0)
+    }
+
     /// `work(0) ... work(count - 1)`, split round-robin over the ranks (rank r does r, r + W, ...) and
     /// all-gathered, so every rank returns all of them in order: evaluation split across ranks. Each result
     /// is a list of tensors whose dim 0 has `rows(i)` rows (at most `rows(0)`); a rank with nothing left in
@@ -140,34 +169,25 @@ public final class DataParallel: @unchecked Sendable {
         }
     }
 
-    /// Sums the gradients over the ranks and divides by W, in flat buckets of at most `bucketElements`
-    /// (one all-reduce each) in parameter order. Parameters without a gradient are skipped: every rank runs
-    /// the same graph, so they are the same on every rank.
-    public func averageGradients(_ parameters: [Tensor]) throws {
-        let grads = parameters.compactMap(\.grad)
-        var buckets: [[Tensor]] = [[]]
-        var filled = 0
-        for g in grads {
-            if filled > 0 && filled + g.count > bucketElements {
-                buckets.append([])
-                filled = 0
-            }
-            buckets[buckets.count - 1].append(g)
-            filled += g.count
+    /// `loss.backward()` through DistributedDataParallel's reducer (`GradientReducer`, made at the first call
+    /// for `parameters`): each bucket of gradients is all-reduced as soon as backward has produced it, and
+    /// backward returns with every gradient averaged over the ranks. Parameters that do not require a
+    /// gradient (a frozen module) are left out; one that no rank's loss reached keeps no gradient.
+    public func backward(_ loss: Tensor, parameters: [Tensor]) throws {
+        if reducer == nil {
+            reducer = try GradientReducer(parameters: parameters, group: group, firstBucketBytes: firstBucketBytes,
+                                          bucketBytes: bucketBytes)
         }
-        let started = Date()
-        try Torch.noGrad {
-            for bucket in buckets where !bucket.isEmpty {
-                let flat = Tensor.cat(bucket.map { $0.reshape(-1) }, dim: 0)
-                try collective("gradient all-reduce") { try group.allReduceSum([flat]) }
-                let averaged = flat / Double(worldSize)
-                for (g, piece) in zip(bucket, averaged.split(sizes: bucket.map(\.count), dim: 0)) {
-                    g.copy_(piece.view(g.shape))
-                }
-            }
-        }
-        allReduceSeconds += Date().timeIntervalSince(started)
-        allReduceCalls += 1
+        guard let reducer else { return }
+        precondition(reducer.parameters.count == parameters.filter(\.requiresGrad).count,
+                     "DataParallel.backward: the parameters changed after the first step")
+        exposedAllReduceSeconds += try collective("gradient all-reduce") { try reducer.backward(loss) }
+        backwardCalls += 1
+    }
+
+    /// "2 ranks x 1 thread (Gloo)": what the start line says of the workers.
+    public func workers(threads: Int) -> String {
+        "\(worldSize) ranks x \(threads) thread\(threads == 1 ? "" : "s") (\(group.backend.rawValue))"
     }
 
     /// Waits for every rank; `long` allows for rank 0 evaluating or writing (`writerTimeout`).

@@ -18,6 +18,16 @@ extension VoxelFormerFamily: GlobalBatchFamily {
     }
 }
 
+extension MindEye2Family: GlobalBatchFamily {
+    public var rankLocalDraws: String? { prior != nil ? "train.use_prior: the diffusion prior's noise" : nil }
+}
+
+/// BrainX draws only its tokenizers' dropout (one subject's rows at a time) and its image targets' augmentation
+/// (seeded by trial); its losses are means over the rows, or the quantile over the gathered batch.
+extension BrainXFamily: GlobalBatchFamily {
+    public var rankLocalDraws: String? { nil }
+}
+
 extension Trainer {
     /// Why a checkpoint trained by `trained` processes cannot resume on this run's, or nil when it can:
     /// the same world size always can; another one when the family draws everything for the global batch

@@ -90,14 +90,33 @@ public struct Rendezvous: Equatable, Sendable {
         return v
     }
 
-    /// Connects to the store (hosting it on rank 0 unless the launcher does) and joins the Gloo group.
-    /// `timeout` bounds the wait for the other ranks and every collective afterwards.
-    public func join(timeout: Double) throws -> ProcessGroup {
+    /// The backend for tensors on `device`, as torch.distributed's default picks it: Gloo on CPU, NCCL on CUDA.
+    /// Throws, naming what is missing, when this build has no NCCL.
+    public func backend(for device: ComputeDevice) throws -> ProcessGroup.Backend {
+        guard device == .cuda else { return .gloo }
+        guard ProcessGroup.ncclAvailable else {
+            let why = Torch.cudaIsAvailable
+                ? "this build's shim was compiled without c10d's ProcessGroupNCCL (Package.swift compiles it when "
+                    + "libtorch_cuda.so, nccl.h and cuda_runtime_api.h are found beside libtorch)"
+                : "this libtorch is CPU-only (no libtorch_cuda.so, where c10d's ProcessGroupNCCL lives)"
+            throw ConfigError("train.device: cuda with \(worldSize) ranks needs the NCCL backend, and \(why); "
+                + "use train.device=cpu (Gloo)")
+        }
+        return .nccl
+    }
+
+    /// Connects to the store (hosting it on rank 0 unless the launcher does) and joins the group of `device`'s
+    /// backend (`backend(for:)`, checked before anything connects). `timeout` bounds the wait for the other
+    /// ranks and every collective afterwards.
+    public func join(timeout: Double, device: ComputeDevice = .cpu) throws -> ProcessGroup {
         let hosts = rank == 0 && !launcherHostsStore
+        let backend = try backend(for: device)
         do {
             let store = try TCPStore(host: masterAddress, port: masterPort, isMaster: hosts, worldSize: worldSize,
                                      prefix: storePrefix, timeout: timeout)
-            return try ProcessGroup.gloo(store: store, rank: rank, worldSize: worldSize, timeout: timeout)
+            return backend == .nccl
+                ? try ProcessGroup.nccl(store: store, rank: rank, worldSize: worldSize, timeout: timeout)
+                : try ProcessGroup.gloo(store: store, rank: rank, worldSize: worldSize, timeout: timeout)
         } catch let error as TorchError {
             throw ConfigError("rank \(rank) of \(worldSize) could not join the process group at \(masterAddress):\(masterPort) "
                 + "within \(Int(timeout)) s: \(error.message.split(separator: "\n").first ?? "")")

@@ -227,8 +227,11 @@ public final class BrainXFamily: TrainableFamily {
                 throw ConfigError("subject \(part.subject): the targets have shape \(targets.shape), but the model predicts "
                     + "\(expected) (model.num_latents x model.out_dim); set those to the targets' shape")
             }
-            let predicted = try autocast { try predict(part.voxels, subject: part.subject) }
-            let l = config.loss(predicted.to(.float32), targets)
+            let predicted = try autocast { try predict(part.voxels, subject: part.subject) }.to(.float32)
+            // Data parallel: mse, l1 and huber are means over the part's rows, equal on every rank, so the ranks'
+            // averaged gradients are the global batch's; the quantile of the part's differences needs all of them.
+            let parallel = config.loss == .quantile ? DataParallel.current : nil
+            let l = config.loss(try parallel?.gatherWithGradient(predicted) ?? predicted, try parallel?.gather(targets) ?? targets)
             total = total.map { $0 + l } ?? l
         }
         return (total!, [:])

@@ -159,27 +159,37 @@ public final class MindEye2Family: TrainableFamily {
             }
             return i
         }
-        // MixCo per subject, on the voxels before the ridge (the reference mixes each subject's sub-batch)
-        let mixcos = schedule.usesBiMixCo(epoch: epoch) ? parts.map { MixCo(voxels: $0.voxels) } : nil
+        // MixCo per subject, on the voxels before the ridge (the reference mixes each subject's sub-batch); data
+        // parallel: drawn for the subject's global rows, the same on every rank (`loss(parts:)` keeps this rank's)
+        let parallel = DataParallel.current
+        let mixcos = schedule.usesBiMixCo(epoch: epoch) ? try parts.map { MixCo(voxels: try parallel?.gather($0.voxels) ?? $0.voxels) } : nil
         return try loss(parts: parts, ridges: indices, mixcos: mixcos, epoch: epoch, autocast: autocast)
     }
 
     /// The loss of one batch's parts with given MixCo draws (nil: SoftCLIP), for `loss(for:)` and for tests
-    /// that replay a batch.
+    /// that replay a batch. Data parallel (`DataParallel.current`): the draws are the subjects' global rows',
+    /// this rank mixes and encodes its own rows (dropout drawing for the global batch), and the contrastive
+    /// loss sees the global batch in one process's order, subject after subject.
     func loss(parts: [NSDBatch], ridges indices: [Int], mixcos: [MixCo]?, epoch: Int, autocast: Autocast) throws
         -> (loss: Tensor, extras: [String: Tensor])
     {
-        let inputs = mixcos?.map(\.mixed) ?? parts.map(\.voxels)
+        let parallel = DataParallel.current
+        let inputs = mixcos?.map { parallel?.localRows($0.mixed) ?? $0.mixed } ?? parts.map(\.voxels)
         let targets = Tensor.cat(parts.map(\.targets), dim: 0)
-        let (clipVoxels, priorLoss) = autocast { () -> (Tensor, Tensor?) in
-            let hidden = Tensor.cat(zip(inputs, indices).map { model.ridge($0, subject: $1) }, dim: 0)
-            let out = model.backbone(hidden)
-            let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
-            return (out.clipVoxels, p)
+        let rows = parts.map { $0.voxels.size(0) }
+        let global = parallel.map { GlobalBatch(rank: $0.rank, worldSize: $0.worldSize, parts: rows) } ?? GlobalBatch.current
+        let (clipVoxels, priorLoss) = GlobalBatch.$current.withValue(global) {
+            autocast { () -> (Tensor, Tensor?) in
+                let hidden = Tensor.cat(zip(inputs, indices).map { model.ridge($0, subject: $1) }, dim: 0)
+                let out = model.backbone(hidden)
+                let p = prior.map { $0.loss(backbone: out.backbone, target: targets.to(out.backbone.dtype)).to(.float32) }
+                return (out.clipVoxels, p)
+            }
         }
         let labels = mixcos.map { Self.concatenated($0, offsetPermutations: config.model.mixcoPermOffsets) }
-        return schedule.loss(clipVoxels: clipVoxels, targets: targets, mixco: labels, priorLoss: priorLoss, epoch: epoch,
-                             train: config.train)
+        return schedule.loss(clipVoxels: try parallel?.gatherWithGradient(clipVoxels, parts: rows) ?? clipVoxels,
+                             targets: try parallel?.gather(targets, parts: rows) ?? targets, mixco: labels,
+                             priorLoss: priorLoss, epoch: epoch, train: config.train)
     }
 
     /// The subjects' MixCo draws as one batch's soft labels. The reference concatenates each subject's

@@ -241,8 +241,10 @@ public final class Trainer<Family: ModelFamily> {
             throw TrainingStop.nonFiniteLoss(value: value, epoch: epoch, step: step, checkpoint: checkpointURL)
         }
         let lr = optimizer.lr(group: 0)
-        Profiler.range("backward") { loss.backward() }
-        try Profiler.range("all_reduce") { try dataParallel?.averageGradients(optimizer.parameters) }
+        // data parallel: the gradients come back averaged over the ranks, all-reduced while backward runs
+        try Profiler.range("backward") {
+            if let dataParallel { try dataParallel.backward(loss, parameters: optimizer.parameters) } else { loss.backward() }
+        }
         Profiler.range("clip_and_optimizer_step") {
             if train.gradClip.isFinite { clipGradNorm(family.clippedParameters(train) ?? optimizer.parameters, maxNorm: train.gradClip) }
             optimizer.step()

@@ -83,8 +83,9 @@ public struct TrainingRun<Family: TrainableFamily> {
         }
         onNote("training \(Family.Config.familyName): \(trainer.family.parameterCount.formattedWithCommas) "
             + "parameters on subjects \(config.data.trainSubjects.map(String.init).joined(separator: ", ")): "
-            + "\(config.train.epochs) epochs x \(trainer.stepsPerEpoch) steps, batch \(config.train.batchSize), "
-            + "\(config.train.precision.rawValue), \(Torch.threads) threads")
+            + "\(config.train.epochs) epochs x \(trainer.stepsPerEpoch) steps, batch \(config.train.batchSize)"
+            + (dataParallel.map { " (\(config.train.batchSize / $0.worldSize) a rank)" } ?? "") + ", "
+            + "\(config.train.precision.rawValue), " + (dataParallel?.workers(threads: Torch.threads) ?? "\(Torch.threads) threads"))
         try beforeTraining(trainer)
         try trainer.run()
         guard writes else { return trainer }
