@@ -14,7 +14,9 @@ Tests/VoxelFormerTests/Fixtures/generate_prior.py builds it: loss = SoftCLIP + 3
 model's backbone output, the prior's parameters in the same AdamW groups, clipping on the brain model only.
 
 Prints one JSON object: step_seconds (every timed step), median_seconds, rss_built_mib (VmRSS before the
-first step), peak_rss_mib (VmHWM), threads, torch.
+first step), peak_rss_mib (VmHWM), threads, torch, parameters (the model's and the prior's, frozen ones included:
+39,742,464 + 259,865,216 at paper size). --profile PATH records the timed steps with torch.profiler
+into PATH.json (Chrome trace) and PATH.md (top 10 operators by self and total CPU time).
 
 Run: PYTHONPATH=.libtorch/pkg python3 scripts/bench_train_peer.py --model '{"tome_r": 136}' --voxels 2048 --batch 4
 """
@@ -142,6 +144,7 @@ class Model(nn.Module):
             nn.ModuleList([BertAttention(h, heads, drop), Projector(h, drop), BertAttention(h, heads, drop),
                            Projector(h, drop)]) for _ in range(cfg["n_blocks_decoder"])])
         self.backbone_head = nn.ModuleList([Projector(h, 0.1), Projector(h, 0.1)])
+        self.clip_head = nn.ModuleList([Projector(h, 0.1), Projector(h, 0.1)])  # built and unused, as in the reference
         self.backbone_proj, self.clip_proj = nn.Linear(h, cfg["clip_emb_dim"]), nn.Linear(h, cfg["clip_emb_dim"])
 
     def forward(self, voxels, coords):
@@ -187,6 +190,7 @@ def main():
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--timed", type=int, default=3)
     parser.add_argument("--prior", help="JSON of PriorConfig keys: train the diffusion prior jointly")
+    parser.add_argument("--profile", help="PATH: profile the timed steps into PATH.json (Chrome trace), PATH.md (top 10)")
     args = parser.parse_args()
     cfg = dict(DEFAULTS, **json.loads(args.model))
     torch.manual_seed(0)
@@ -203,7 +207,11 @@ def main():
     targets = torch.randn(b, cfg["clip_seq_dim"], cfg["clip_emb_dim"])
     rss_built = status_mib("VmRSS")
     times = []
+    profiler = None
     for step in range(args.warmup + args.timed):
+        if args.profile and step == args.warmup:
+            profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], record_shapes=True)
+            profiler.__enter__()
         start = time.perf_counter()
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
             backbone, clip_voxels = model(voxels, coords)
@@ -221,7 +229,15 @@ def main():
             raise SystemExit("the loss is not finite")
         if step >= args.warmup:
             times.append(time.perf_counter() - start)
-    print(json.dumps({"step_seconds": times, "median_seconds": statistics.median(times), "rss_built_mib": rss_built,
+    if profiler is not None:
+        profiler.__exit__(None, None, None)
+        profiler.export_chrome_trace(args.profile + ".json")
+        averages = profiler.key_averages()
+        with open(args.profile + ".md", "w") as f:
+            f.write("By self time:\n\n" + averages.table(sort_by="self_cpu_time_total", row_limit=10) + "\n\n"
+                    + "By total time:\n\n" + averages.table(sort_by="cpu_time_total", row_limit=10) + "\n")
+    parameters = sum(p.numel() for p in model.parameters()) + (sum(p.numel() for p in prior.parameters()) if prior else 0)
+    print(json.dumps({"step_seconds": times, "parameters": parameters, "median_seconds": statistics.median(times), "rss_built_mib": rss_built,
                       "peak_rss_mib": status_mib("VmHWM"), "threads": torch.get_num_threads(),
                       "torch": torch.__version__}))
 

@@ -5,6 +5,17 @@ import Foundation
 /// name, the child runs that one benchmark and prints its rows as tab-separated lines, the parent reads them.
 let isolationVariable = "VOXELFORMER_BENCH_ISOLATED"
 
+/// `--profile DIR`: where the training rows write their profiles (set by the parent, inherited by children).
+let profileVariable = "VOXELFORMER_BENCH_PROFILE"
+
+/// The folder of `--profile`, if given.
+var profileDirectory: URL? { ProcessInfo.processInfo.environment[profileVariable].map { URL(fileURLWithPath: $0) } }
+
+/// A row's name as a file name: letters and digits kept, anything else `_`.
+func fileSlug(_ name: String) -> String {
+    String(name.map { $0.isLetter || $0.isNumber || $0 == "=" ? $0 : "_" })
+}
+
 /// The benchmark this process was started to run alone, if any.
 let isolatedName = ProcessInfo.processInfo.environment[isolationVariable]
 

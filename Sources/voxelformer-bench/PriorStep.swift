@@ -12,10 +12,11 @@ enum PriorStep {
     static var benchmarks: [Benchmark] {
         var paper = ModelConfig()
         paper.tomeR = 136
-        let setup = TrainingStep.Setup(name: name, model: paper, voxels: 2048, batch: 4, bf16: false, warmup: 1,
+        var setup = TrainingStep.Setup(name: name, model: paper, voxels: 2048, batch: 4, bf16: false, warmup: 1,
                                        timed: 3, prior: PriorConfig())
-        return [
-            Benchmark(name: name, summary: TrainingStep.summary(setup)) { TrainingStep.run(setup) },
-        ]
+        var checkpointed = setup
+        checkpointed.name = name + " checkpointed"
+        checkpointed.checkpointing = true
+        return [setup, checkpointed].map { s in Benchmark(name: s.name, summary: TrainingStep.summary(s)) { TrainingStep.run(s) } }
     }
 }

@@ -12,7 +12,7 @@ import VoxelFormer
 /// step (model, optimiser and inputs built).
 enum TrainingStep {
     struct Setup {
-        let name: String
+        var name: String
         let model: ModelConfig
         let voxels: Int
         let batch: Int
@@ -20,6 +20,8 @@ enum TrainingStep {
         let warmup: Int
         let timed: Int
         var prior: PriorConfig? = nil
+        /// Activation checkpointing on our side (the peer runs its plain step: the same function).
+        var checkpointing = false
     }
 
     static var benchmarks: [Benchmark] {
@@ -31,6 +33,8 @@ enum TrainingStep {
         let setups = [
             Setup(name: "train paper V=2048 B=4 r=136 fp32", model: paper, voxels: 2048, batch: 4, bf16: false,
                   warmup: 1, timed: 3),
+            Setup(name: "train paper V=2048 B=4 r=136 fp32 checkpointed", model: paper, voxels: 2048, batch: 4, bf16: false,
+                  warmup: 1, timed: 3, checkpointing: true),
             Setup(name: "train paper V=2048 B=4 r=136 bf16", model: paper, voxels: 2048, batch: 4, bf16: true,
                   warmup: 1, timed: 3),
             Setup(name: "train subj02 V=14278 B=2 r=1000 fp32", model: subject2, voxels: 14278, batch: 2, bf16: false,
@@ -63,12 +67,14 @@ enum TrainingStep {
         guard !peers.isEmpty else { return ours }
         let peer = TrainPeer.Measurement(median_seconds: median(peers.map(\.median_seconds)),
                                          rss_built_mib: median(peers.map(\.rss_built_mib)),
-                                         peak_rss_mib: median(peers.map(\.peak_rss_mib)), threads: peers[0].threads)
+                                         peak_rss_mib: median(peers.map(\.peak_rss_mib)), threads: peers[0].threads,
+                                         parameters: peers[0].parameters)
         var rows = ours.map { row -> BenchmarkRow in
             var row = row
             switch row.metric {
             case "RSS before the first step": row.reference = peer.rss_built_mib
             case "peak RSS (VmHWM)": row.reference = peer.peak_rss_mib
+            case "parameters": row.reference = peer.parameters.map(Double.init)
             default: if row.unit == "ms" { row.reference = peer.median_seconds * 1000 }
             }
             return row
@@ -87,6 +93,7 @@ enum TrainingStep {
         return "fwd+bwd+AdamW, C \(m.encoderHiddenDim), H \(m.decoderHiddenDim), \(m.clipSeqDim)x\(m.clipEmbDim) queries, "
             + "V \(s.voxels), B \(s.batch), tome_r \(m.tomeR), \(s.bf16 ? "bf16 autocast" : "fp32")"
             + (s.prior == nil ? "" : ", with the diffusion prior")
+            + (s.checkpointing ? ", activation checkpointing (the peer without)" : "")
     }
 
     /// The `model:` section of configs/demo.yaml.
@@ -113,8 +120,10 @@ enum TrainingStep {
         Torch.manualSeed(0)
         let model = VoxelFormerModel(s.model)
         model.train()
+        model.activationCheckpointing = s.checkpointing
         let prior = s.prior.map { DiffusionPrior($0) }
         prior?.train()
+        prior?.activationCheckpointing = s.checkpointing
         let optimizer: AdamW
         do { optimizer = try AdamW(groups: parameterGroups([model] + (prior.map { [$0] } ?? []))) } catch {
             fatalError("\(error)")
@@ -128,7 +137,12 @@ enum TrainingStep {
 
         var times: [Double] = []
         var lastLoss = 0.0
+        let profile = profileDirectory
         for step in 0..<(s.warmup + s.timed) {
+            // --profile: the timed steps under libtorch's profiler (their times then include its overhead)
+            if let profile, step == s.warmup {
+                do { try Profiler.start() } catch { fatalError("\(s.name): cannot profile into \(profile.path): \(error)") }
+            }
             let start = nanoseconds()
             let (backbone, clipVoxels) = Torch.autocast(.cpu, dtype: .bfloat16, enabled: s.bf16) {
                 model(voxels, coords: coords)
@@ -147,12 +161,31 @@ enum TrainingStep {
             if step >= s.warmup { times.append(seconds) }
         }
         precondition(lastLoss.isFinite, "\(s.name): the loss is not finite")
+        if let profile { writeProfile(into: profile, row: s.name) }
         return [
             BenchmarkRow(name: s.name, metric: "step time (median of \(s.timed) after \(s.warmup) warm-up)",
                          value: median(times) * 1000, unit: "ms"),
             BenchmarkRow(name: s.name, metric: "RSS before the first step", value: rssBefore, unit: "MiB"),
             BenchmarkRow(name: s.name, metric: "peak RSS (VmHWM)", value: procStatusMiB("VmHWM"), unit: "MiB"),
+            // the same function on both sides: the peer's count goes beside it (frozen rotary freqs included)
+            BenchmarkRow(name: s.name, metric: "parameters", value: Double(model.parameterCount + (prior?.referenceParameterCount ?? 0)),
+                         unit: "count"),
         ]
+    }
+}
+
+/// Stops the profiler that `measure` started: DIR/<row>-swift.json (Chrome trace) and DIR/<row>-swift.md, the top 10
+/// operators by self and by total time.
+func writeProfile(into dir: URL, row: String) {
+    let base = dir.appendingPathComponent(fileSlug(row) + "-swift")
+    do {
+        let summary = try Profiler.stop(trace: base.appendingPathExtension("json"))
+        let text = "# \(row), Swift: the timed steps\n\nBy self time:\n\n\(summary.table(sortedBy: .selfTime, limit: 10))\n"
+            + "By total time:\n\n\(summary.table(sortedBy: .totalTime, limit: 10))"
+        try text.write(to: base.appendingPathExtension("md"), atomically: true, encoding: .utf8)
+        note("\(row): profile in \(base.path).{json,md}")
+    } catch {
+        note("\(row): the profile could not be written: \(error)")
     }
 }
 
@@ -164,6 +197,8 @@ enum TrainPeer {
         let rss_built_mib: Double
         let peak_rss_mib: Double
         let threads: Int
+        /// The model's (and the prior's) parameter count, frozen ones included.
+        var parameters: Int? = nil
     }
 
     static let script = PythonPeer.root.appendingPathComponent("scripts/bench_train_peer.py").path
@@ -173,6 +208,9 @@ enum TrainPeer {
         do { model = String(decoding: try JSONEncoder().encode(s.model), as: UTF8.self) } catch { fatalError("\(error)") }
         var arguments = ["--model", model, "--voxels", "\(s.voxels)", "--batch", "\(s.batch)", "--warmup", "\(s.warmup)",
                          "--timed", "\(s.timed)"] + (s.bf16 ? ["--bf16"] : [])
+        if let dir = profileDirectory {
+            arguments += ["--profile", dir.appendingPathComponent(fileSlug(s.name) + "-pytorch").path]
+        }
         if let prior = s.prior {
             do { arguments += ["--prior", String(decoding: try JSONEncoder().encode(prior), as: UTF8.self)] } catch { fatalError("\(error)") }
         }

@@ -18,10 +18,12 @@ if let name = isolatedName {
 }
 
 let usage = """
-    usage: voxelformer-bench [--filter NAME]... [NAME]... [--json PATH] [--pairs N] [--list]
+    usage: voxelformer-bench [--filter NAME]... [NAME]... [--json PATH] [--pairs N] [--profile DIR] [--list]
       NAME      run only the benchmarks whose name contains NAME (any of them); all when none is given
       --json    where the rows go as JSON as well (default runs/bench/results.json)
       --pairs   Swift/PyTorch pairs per training row, alternated; the table gives the medians (default 1)
+      --profile the training rows record their timed steps with libtorch's profiler, both sides: DIR/<row>-swift.json
+                and DIR/<row>-pytorch.json (Chrome traces), top-10 operator tables in DIR/<row>-{swift,pytorch}.md
       --list    list the benchmarks and exit
     """
 
@@ -50,6 +52,15 @@ while let arg = arguments.popFirst() {
             exit(2)
         }
         benchPairs = n
+    case "--profile":
+        guard let dir = arguments.popFirst() else {
+            FileHandle.standardError.write(Data("--profile needs a folder\n\(usage)\n".utf8))
+            exit(2)
+        }
+        // the children (`isolated`) inherit it through the environment
+        let absolute = URL(fileURLWithPath: dir).standardizedFileURL.path
+        try? FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+        setenv(profileVariable, absolute, 1)
     case "--list":
         for b in allBenchmarks { print("\(b.name)\t\(b.summary)") }
         exit(0)

@@ -30,6 +30,18 @@ int ct_is_grad_enabled(void);
 int ct_autocast_set(int device_type, int enabled, int dtype);
 int ct_autocast_clear_cache(void);
 
+// ---- activation checkpointing (ctorch_checkpoint.cpp) -------------------------------------------
+// `fn(context, inputs, n_inputs, outputs, n_outputs)` computes a block: it owns (frees) the input handles
+// and writes n_outputs new handles; 0 on success. ct_checkpoint runs it without keeping its activations
+// and again in the backward pass (same RNG and autocast state) to differentiate it; `parameters` are the
+// tensors the block reads besides its inputs, whose gradients flow through the checkpoint. `release(context)`
+// is called once, when the graph no longer needs `fn` (or when this call fails).
+typedef int (*ct_checkpoint_fn)(void *context, ct_tensor *inputs, int64_t n_inputs, ct_tensor *outputs,
+                                int64_t n_outputs);
+int ct_checkpoint(ct_checkpoint_fn fn, void *context, void (*release)(void *), const ct_tensor *inputs,
+                  int64_t n_inputs, const ct_tensor *parameters, int64_t n_parameters, ct_tensor *outputs,
+                  int64_t n_outputs);
+
 // ---- handles and metadata -----------------------------------------------------------------------
 void ct_free(ct_tensor t);
 int ct_shallow_clone(ct_tensor t, ct_tensor *out);  // a second handle to the same tensor

@@ -5,7 +5,8 @@ import Yams
 /// run. Anything else (the model, the data, the optimiser, the batch size) would not continue the same run.
 public enum RunConfigDefaults {
     public static let resumableKeys = ["train.epochs", "train.max_steps", "train.threads", "train.checkpoint_every",
-                                       "train.checkpoint_every_steps", "train.profile", "train.profile_steps", "data.prefetch", "data.root", "eval.*", "run_dir"]
+                                       "train.checkpoint_every_steps", "train.profile", "train.profile_steps",
+                                       "train.activation_checkpointing", "data.prefetch", "data.root", "eval.*", "run_dir"]
 }
 
 extension VoxelFormerConfig {

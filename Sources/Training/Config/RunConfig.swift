@@ -108,6 +108,9 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     /// (a Chrome trace) and `profile.md` (the top operators) into the run folder (docs/profiling.md).
     public var profile = false
     public var profileSteps = 3
+    /// Recompute the brain model's encoder layers and Q-Former blocks (and the prior's layers) in the backward
+    /// pass instead of keeping their activations: the same gradients, less peak memory, more time per step.
+    public var activationCheckpointing = false
     /// Start from another run's weights (a training checkpoint or a safetensors state dict; `train
     /// --init-from`): the family decides what carries over (MindEye2: everything but the new subject's ridge
     /// weight). Absent: the seed's initialisation.
@@ -125,6 +128,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         case seed, precision, device, checkpointEvery = "checkpoint_every", threads, maxSteps = "max_steps"
         case checkpointEverySteps = "checkpoint_every_steps"
         case profile, profileSteps = "profile_steps", initFrom = "init_from"
+        case activationCheckpointing = "activation_checkpointing"
     }
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self), d = TrainConfig()
@@ -152,6 +156,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
         checkpointEverySteps = try c.get(.checkpointEverySteps, d.checkpointEverySteps)
         profile = try c.get(.profile, d.profile)
         profileSteps = try c.get(.profileSteps, d.profileSteps)
+        activationCheckpointing = try c.get(.activationCheckpointing, d.activationCheckpointing)
         initFrom = try c.decodeIfPresent(String.self, forKey: .initFrom)
     }
     /// Epochs beyond this are a typo (the paper trains 150); the bound also keeps epochs x steps far from overflow.

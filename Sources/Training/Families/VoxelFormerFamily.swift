@@ -24,6 +24,8 @@ public final class VoxelFormerFamily: TrainableFamily {
         self.data = data
         model = VoxelFormerModel(config.model)
         prior = config.train.usePrior ? DiffusionPrior(config.prior) : nil
+        model.activationCheckpointing = config.train.activationCheckpointing
+        prior?.activationCheckpointing = config.train.activationCheckpointing
         modules = TrainedModules(model: model, prior: prior)
         schedule = ContrastiveSchedule(config.train)
         evaluator = Evaluator(config: config.eval, prior: prior)

@@ -17,6 +17,8 @@ public final class BrainEncoder: Module {
     @ModuleInfo(key: "pos_embed") public var posEmbed: SirenPositionalEmbedding
     @ModuleInfo public var blocks: EncoderBlocks
     public let config: ModelConfig
+    /// Recompute each layer in the backward pass instead of keeping its activations (training only).
+    public var activationCheckpointing = false
 
     public init(_ config: ModelConfig) {
         self.config = config
@@ -48,10 +50,22 @@ public final class BrainEncoder: Module {
         x = x + posEmbed(coords.to(x.dtype))
         var sizes: Tensor? = nil
         let carry = config.tomeCarrySizes || config.tomeProportionalAttention
+        let proportional = config.tomeProportionalAttention
         for layer in blocks.natLayers {
-            let out = layer(x, coords: coords, sizes: carry ? sizes : nil, proportional: config.tomeProportionalAttention)
-            x = out.x
-            sizes = out.sizes
+            let carried = carry ? sizes : nil
+            if activationCheckpointing && training {
+                // inputs x and the carried sizes; outputs x (B, N - r, C) and sizes (B, N - r, 1)
+                let out = checkpoint([x] + (carried.map { [$0] } ?? []), parameters: layer.parameters(), outputs: 2) { t in
+                    let out = layer(t[0], coords: coords, sizes: t.count > 1 ? t[1] : nil, proportional: proportional)
+                    return [out.x, out.sizes]
+                }
+                x = out[0]
+                sizes = out[1]
+            } else {
+                let out = layer(x, coords: coords, sizes: carried, proportional: proportional)
+                x = out.x
+                sizes = out.sizes
+            }
         }
         return x
     }

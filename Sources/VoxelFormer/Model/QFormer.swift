@@ -20,20 +20,40 @@ public final class QFormerAttention: Module {
 
     /// x (B, Q, H), context (B, N, H) -> (B, Q, H)
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
-        let kv = context ?? x
-        return self(x, keys: key(kv), values: value(kv))
+        guard context == nil, let bq = query.bias, let bk = key.bias, let bv = value.bias else {
+            let kv = context ?? x
+            return self(x, keys: key(kv), values: value(kv))
+        }
+        // Self-attention: q, k and v in one matmul (H -> 3H) over the three weights concatenated per call (the
+        // module keeps the reference's `query`, `key`, `value`; autograd splits the gradient back).
+        let qkv = F.linear(x, weight: Tensor.cat([query.weight, key.weight, value.weight]), bias: Tensor.cat([bq, bk, bv]))
+            .chunk(3, dim: -1)
+        return attend(qkv[0], keys: qkv[1], values: qkv[2])
     }
 
     /// x (B, Q, H) or (1, Q, H) (the same queries for every sample: projected once, then expanded),
     /// with keys and values already projected, (B, N, H) each -> (B, Q, H).
     public func callAsFunction(_ x: Tensor, keys: Tensor, values: Tensor) -> Tensor {
-        let (b, q, h) = (keys.size(0), x.size(1), x.size(2))
+        attend(query(x), keys: keys, values: values)
+    }
+
+    /// Projected queries (B, Q, H) or (1, Q, H), keys and values (B, N, H) -> (B, Q, H).
+    private func attend(_ projected: Tensor, keys: Tensor, values: Tensor) -> Tensor {
+        let (b, q, h) = (keys.size(0), projected.size(1), projected.size(2))
         let d = h / heads
-        let qh = query(x).expand([b, q, h]).view(b, q, heads, d).transpose(1, 2)
+        let qh = projected.expand([b, q, h]).view(b, q, heads, d).transpose(1, 2)
         let kh = keys.view(b, -1, heads, d).transpose(1, 2)
         let vh = values.view(b, -1, heads, d).transpose(1, 2)
         // The reference keeps attention dropout on in evaluation; here evaluation is deterministic.
-        let out = F.scaledDotProductAttention(qh, kh, vh, dropout: training ? attentionDropout : 0)
+        let out: Tensor
+        if training && attentionDropout > 0 {
+            // SDPA's math path (the only one with dropout on CPU) scales q and k by sqrt(scale) each; k is the
+            // large one (N keys). Scaling q alone by the whole factor gives the same scores for less work.
+            let scores = (qh * (1 / Double(d).squareRoot())).matmul(kh.transpose(-2, -1))  // (B, heads, Q, N)
+            out = F.dropout(scores.softmax(-1), p: attentionDropout, training: true).matmul(vh)  // (B, heads, Q, d)
+        } else {
+            out = F.scaledDotProductAttention(qh, kh, vh)  // the fused kernel: no dropout
+        }
         return out.transpose(1, 2).reshape(b, q, h)
     }
 }
@@ -90,6 +110,8 @@ public final class QFormerDecoder: Module {
     @ModuleInfo(key: "clip_head") public var clipHead: [ResidualProjection]
     @ModuleInfo(key: "clip_proj") public var clipProj: Linear
     public let clipThroughHead: Bool
+    /// Recompute each block in the backward pass instead of keeping its activations (training only).
+    public var activationCheckpointing = false
 
     public init(_ config: ModelConfig) {
         let h = config.decoderHiddenDim
@@ -133,7 +155,15 @@ public final class QFormerDecoder: Module {
     private func heads(_ keysAndValues: [(Tensor, Tensor)]) -> (backbone: Tensor, clipVoxels: Tensor) {
         // The first block's queries are the same for every sample: projected once (1, Q, H), expanded after.
         var q = queries
-        for (block, (k, v)) in zip(attentionBlocks, keysAndValues) { q = block(q, keys: k, values: v) }
+        for (block, (k, v)) in zip(attentionBlocks, keysAndValues) {
+            if activationCheckpointing && training {
+                q = checkpoint([q, k, v], parameters: block.parameters(), outputs: 1) { t in
+                    [block(t[0], keys: t[1], values: t[2])]
+                }[0]
+            } else {
+                q = block(q, keys: k, values: v)
+            }
+        }
         let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
         // The reference builds clip_head but projects the pre-head tensor; the option routes through it.
         let clip = clipProj(clipThroughHead ? clipHead.reduce(q) { $1($0) } : q)

@@ -7,6 +7,15 @@ public final class VoxelFormerModel: Module {
     @ModuleInfo(key: "feature_mapper") public var featureMapper: Linear
     @ModuleInfo(key: "brain_decoder") public var brainDecoder: QFormerDecoder
     public let config: ModelConfig
+    /// Activation checkpointing of the encoder layers and the Q-Former blocks (`train.activation_checkpointing`):
+    /// the same values and gradients for less memory and one more forward of those blocks per step.
+    public var activationCheckpointing: Bool {
+        get { brainEncoder.activationCheckpointing }
+        set {
+            brainEncoder.activationCheckpointing = newValue
+            brainDecoder.activationCheckpointing = newValue
+        }
+    }
 
     public init(_ config: ModelConfig) {
         self.config = config

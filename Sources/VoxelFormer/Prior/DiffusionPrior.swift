@@ -8,6 +8,11 @@ public final class DiffusionPrior: Module {
     public let config: PriorConfig
     @ModuleInfo(key: "noise_scheduler") public var noiseScheduler: DiffusionSchedule
     @ModuleInfo public var net: PriorNetwork
+    /// Activation checkpointing of the denoiser's transformer layers (`train.activation_checkpointing`).
+    public var activationCheckpointing: Bool {
+        get { net.causalTransformer.activationCheckpointing }
+        set { net.causalTransformer.activationCheckpointing = newValue }
+    }
 
     public init(_ config: PriorConfig = PriorConfig()) {
         self.config = config

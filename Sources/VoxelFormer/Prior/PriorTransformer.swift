@@ -40,6 +40,8 @@ public final class PriorTransformer: Module, UnaryLayer {
     @ModuleInfo public var layers: [PriorTransformerLayer]
     @ModuleInfo public var norm: PriorLayerNorm
     @ModuleInfo(key: "project_out") public var projectOut: Linear
+    /// Recompute each layer in the backward pass instead of keeping its activations (training only).
+    public var activationCheckpointing = false
 
     public init(dim: Int, depth: Int, dimHead: Int, heads: Int, ffMult: Int = 4, causal: Bool = false) {
         _relPosBias.wrappedValue = RelativePositionBias(heads: heads)
@@ -59,7 +61,13 @@ public final class PriorTransformer: Module, UnaryLayer {
         let n = x.size(1)
         let bias = relPosBias(queries: n, keys: n + 1)  // keys include the null key at position 0
         var x = x
-        for layer in layers { x = layer(x, bias: bias) }
+        for layer in layers {
+            if activationCheckpointing && training {
+                x = checkpoint([x, bias], parameters: layer.parameters(), outputs: 1) { t in [layer(t[0], bias: t[1])] }[0]
+            } else {
+                x = layer(x, bias: bias)
+            }
+        }
         return projectOut(norm(x))
     }
 }
