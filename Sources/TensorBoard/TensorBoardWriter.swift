@@ -1,5 +1,4 @@
 import Foundation
-import SwiftProtobuf
 
 /// Why a `TensorBoardWriter` could not do what it was asked; each case names the file or directory.
 public enum TensorBoardError: Error, Equatable, CustomStringConvertible {
@@ -67,10 +66,7 @@ public final class TensorBoardWriter: @unchecked Sendable {
         fileURL = directory.appendingPathComponent(name)
         self.clock = clock
 
-        var first = Tensorflow_Event()
-        first.wallTime = now
-        first.fileVersion = "brain.Event:2"
-        let record = try tfRecord(first.serializedBytes())
+        let record = tfRecord(EventEncoding.event(wallTime: now, step: 0, .fileVersion("brain.Event:2")))
         // An existing file (another writer in the same second) is never clobbered; .withoutOverwriting (O_EXCL)
         // also covers one made between this check and the write.
         guard !FileManager.default.fileExists(atPath: fileURL.path) else {
@@ -98,14 +94,7 @@ public final class TensorBoardWriter: @unchecked Sendable {
         guard !tag.isEmpty else { throw TensorBoardError.emptyTag(path: fileURL.path) }
         let time = wallTime ?? clock()
         guard time.isFinite else { throw TensorBoardError.invalidWallTime(path: fileURL.path, wallTime: time) }
-        var scalar = Tensorflow_Summary.Value()
-        scalar.tag = tag
-        scalar.simpleValue = Float(value)
-        var event = Tensorflow_Event()
-        event.wallTime = time
-        event.step = Int64(step)
-        event.summary.value = [scalar]
-        let record = try tfRecord(event.serializedBytes())
+        let record = tfRecord(EventEncoding.event(wallTime: time, step: Int64(step), .scalars([(tag, Float(value))])))
         try lock.withLock {
             guard handle != nil else { throw TensorBoardError.closed(path: fileURL.path) }
             pending += record
