@@ -42,6 +42,8 @@ let package = Package(
         // The libtorch shim: a plain C API over ATen, every call guarded by try/catch.
         .target(
             name: "CTorch",
+            // one translation unit that includes the others (ctorch_unity.cpp says why)
+            sources: ["ctorch_unity.cpp"],
             cxxSettings: [
                 .unsafeFlags([
                     "-std=c++17", "-O2", "-D_GLIBCXX_USE_CXX11_ABI=1",
