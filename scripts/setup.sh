@@ -70,7 +70,7 @@ else
     echo "setup: installing torch $REQUIRED_TORCH (libtorch) into .libtorch"
     rm -rf .libtorch/pkg .libtorch/torch
     py=$(command -v python3 || command -v python) || { echo "setup: python3 with pip is needed to fetch the torch wheel" >&2; exit 1; }
-    # --no-compile: pip would byte-compile the wheel's ~2,000 .py files, 10 of the 17 CPU-seconds the install
+    # --no-compile: pip would byte-compile the wheel's 2,371 .py files, 10 of the 17 CPU-seconds the install
     # takes; the fixture generators and the bench's peer import torch just as well without the .pyc files.
     if ! "$py" -m pip install -q --no-deps --no-compile --target .libtorch/pkg "torch==$REQUIRED_TORCH+cpu" 2>/dev/null; then
         echo "setup: no torch==$REQUIRED_TORCH+cpu here; installing torch==$REQUIRED_TORCH --no-deps"
