@@ -29,7 +29,7 @@ import types
 
 import torch
 
-from bench_peer_common import status_mib  # beside this script
+from bench_peer_common import exit_with_the_bench, status_mib  # beside this script
 
 MEAN = [0.48145466, 0.4578275, 0.40821073]
 STD = [0.26862954, 0.26130258, 0.27577711]
@@ -79,6 +79,7 @@ def main():
     args = parser.parse_args()
     if not args.check and None in (args.model, args.dtype, args.batch, args.timed):
         parser.error("--model, --dtype, --batch and --timed are required (or --check)")
+    exit_with_the_bench()
 
     model_module, root, version = import_open_clip_model()
     if args.check:

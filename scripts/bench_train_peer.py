@@ -33,7 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench_peer_common import status_mib  # beside this script
+from bench_peer_common import exit_with_the_bench, status_mib  # beside this script
 
 DEFAULTS = {  # ModelConfig's defaults (Sources/VoxelFormer/Config/ModelConfig.swift): the paper's widths
     "encoder_hidden_dim": 256, "nat_depth": 2, "num_heads": 8, "tome_r": 1000, "decoder_hidden_dim": 1280,
@@ -192,6 +192,7 @@ def main():
     parser.add_argument("--prior", help="JSON of PriorConfig keys: train the diffusion prior jointly")
     parser.add_argument("--profile", help="PATH: profile the timed steps into PATH.json (Chrome trace), PATH.md (top 10)")
     args = parser.parse_args()
+    exit_with_the_bench()
     cfg = dict(DEFAULTS, **json.loads(args.model))
     torch.manual_seed(0)
     model = Model(cfg).train()

@@ -33,7 +33,7 @@ enum DataParallelStep {
             let child = Process()
             child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
             child.environment = ProcessInfo.processInfo.environment.merging([
-                isolationVariable: name, threadsVariable: "\(threads)", oneBucketVariable: oneBucket ? "1" : "", "RANK": "\(rank)", "WORLD_SIZE": "\(world)",
+                isolationVariable: name, parentVariable: "\(getpid())", threadsVariable: "\(threads)", oneBucketVariable: oneBucket ? "1" : "", "RANK": "\(rank)", "WORLD_SIZE": "\(world)",
                 "LOCAL_RANK": "\(rank)", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "\(port)",
             ]) { $1 }
             child.standardOutput = rank == 0 ? output : FileHandle.nullDevice

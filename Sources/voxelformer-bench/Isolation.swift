@@ -5,6 +5,10 @@ import Foundation
 /// name, the child runs that one benchmark and prints its rows as tab-separated lines, the parent reads them.
 let isolationVariable = "VOXELFORMER_BENCH_ISOLATED"
 
+/// The bench's process id, given to the children it starts: a child whose parent is no longer that process
+/// exits (the bench was stopped), instead of running on and loading the machine for the next run.
+let parentVariable = "VOXELFORMER_BENCH_PARENT"
+
 /// `--profile DIR`: where the training rows write their profiles (set by the parent, inherited by children).
 let profileVariable = "VOXELFORMER_BENCH_PROFILE"
 
@@ -27,7 +31,7 @@ func isolated(_ name: String, _ measure: () -> [BenchmarkRow]) -> [BenchmarkRow]
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
     child.arguments = []
-    child.environment = ProcessInfo.processInfo.environment.merging([isolationVariable: name]) { $1 }
+    child.environment = ProcessInfo.processInfo.environment.merging([isolationVariable: name, parentVariable: "\(getpid())"]) { $1 }
     let pipe = Pipe()
     child.standardOutput = pipe
     func failed(_ why: String) -> [BenchmarkRow] {

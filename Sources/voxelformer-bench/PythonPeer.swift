@@ -38,6 +38,7 @@ enum PythonPeer {
         process.arguments = [python, script] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: isolationVariable)
+        environment[parentVariable] = "\(getpid())"  // the peer exits when this process does
         let torchPackage = root.appendingPathComponent(".libtorch/torch").resolvingSymlinksInPath()
             .deletingLastPathComponent().path
         environment["PYTHONPATH"] = [torchPackage, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")

@@ -7,8 +7,18 @@ import Foundation
 let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks + DataLoading.benchmarks + TrainingStep.benchmarks
     + PriorStep.benchmarks + CLIPEncode.benchmarks + DataParallelStep.benchmarks
 
-// A child started by `isolated(_:_:)`: run that one benchmark, print its rows for the parent.
+// A child started by `isolated(_:_:)`: run that one benchmark, print its rows for the parent. It ends with
+// its parent: a bench stopped with Ctrl-C or kill would otherwise leave its child running (its command line
+// is /proc/self/exe, so `pkill -f voxelformer-bench` misses it) and loading the machine for the next run.
+// A child started by hand (the variable set in a shell, docs/profiling.md) has no parent to watch.
 if let name = isolatedName {
+    if let parent = ProcessInfo.processInfo.environment[parentVariable].flatMap({ Int32($0) }) {
+        Thread.detachNewThread {
+            while getppid() == parent { sleep(1) }
+            FileHandle.standardError.write(Data("\(isolationVariable)=\(name): the bench that started this process (\(parent)) ended\n".utf8))
+            _exit(1)  // not exit(): its static destructors would unregister libtorch's operators under the running step
+        }
+    }
     guard let benchmark = allBenchmarks.first(where: { $0.name == name }) else {
         FileHandle.standardError.write(Data("\(isolationVariable)=\(name): no such benchmark\n".utf8))
         exit(2)
