@@ -100,7 +100,7 @@ struct CLIPTargetsCommand: ParsableCommand {
         let weightsURL = URL(fileURLWithPath: weights).standardizedFileURL
         let tower = VisionTransformer(config)
         let parsedOutput = CLIPOutput(output)!
-        try doing("loading \(weightsURL.path)") {
+        _ = try doing("loading \(weightsURL.path)") {
             try tower.loadWeights(weightsURL, needsProjection: parsedOutput == .embedding)
         }
         tower.to(device: target)

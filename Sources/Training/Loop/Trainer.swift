@@ -194,7 +194,7 @@ public final class Trainer<Family: ModelFamily> {
                 if let dataParallel { improved = try dataParallel.broadcast(improved) }
                 try emit(.epoch(EpochRecord(step: step, epoch: epoch - 1, epochs: train.epochs,
                                             meanLoss: lossSum / Double(max(batches.count, 1)), seconds: seconds,
-                                            evaluation: results.map(Self.scores) ?? [:], time: Date())), log)
+                                            evaluation: results?.scores ?? [:], time: Date())), log)
                 let stepCheckpoint = train.checkpointEverySteps > 0 && step % train.checkpointEverySteps == 0
                 if stepCheckpoint || epoch % train.checkpointEvery == 0 || epoch == train.epochs {
                     try checkpoint()
@@ -205,23 +205,6 @@ public final class Trainer<Family: ModelFamily> {
             }
         }
         try checkpoint()
-    }
-
-    /// An evaluation's scores under their metrics.jsonl keys.
-    static func scores(_ report: EvaluationReport) -> [String: Double] {
-        var out: [String: Double] = [:]
-        if let avg = report.average {
-            out["image_retrieval"] = avg.imageRetrieval
-            out["brain_retrieval"] = avg.brainRetrieval
-            out["cosine"] = avg.cosine
-            if let mse = avg.mse { out["mse"] = mse }
-        }
-        if let avg = report.prior?.average {
-            out["prior_image_retrieval"] = avg.imageRetrieval
-            out["prior_cosine"] = avg.cosine
-            out["prior_mse"] = avg.mse ?? .nan
-        }
-        return out
     }
 
     /// One optimiser step on one batch; returns the total loss, the learning rate used and the family's
@@ -265,4 +248,23 @@ public final class Trainer<Family: ModelFamily> {
     }
     /// The latest evaluation and the step it was made at, so a caller can reuse the final epoch's report.
     public private(set) var lastEvaluation: (step: Int, report: EvaluationReport)?
+}
+
+extension EvaluationReport {
+    /// The scores under their metrics.jsonl keys.
+    var scores: [String: Double] {
+        var out: [String: Double] = [:]
+        if let avg = average {
+            out["image_retrieval"] = avg.imageRetrieval
+            out["brain_retrieval"] = avg.brainRetrieval
+            out["cosine"] = avg.cosine
+            if let mse = avg.mse { out["mse"] = mse }
+        }
+        if let avg = prior?.average {
+            out["prior_image_retrieval"] = avg.imageRetrieval
+            out["prior_cosine"] = avg.cosine
+            out["prior_mse"] = avg.mse ?? .nan
+        }
+        return out
+    }
 }

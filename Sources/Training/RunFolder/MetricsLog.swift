@@ -12,7 +12,7 @@ public final class MetricsLog {
     public init(url: URL) throws {
         self.url = url
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)  // a failure shows just below
         }
         guard let h = FileHandle(forWritingAtPath: url.path) else {
             throw ConfigError("\(url.path): cannot open the metrics file for writing")
