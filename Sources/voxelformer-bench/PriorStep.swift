@@ -12,7 +12,7 @@ enum PriorStep {
     static var benchmarks: [Benchmark] {
         var paper = ModelConfig()
         paper.tomeR = 136
-        var setup = TrainingStep.Setup(name: name, model: paper, voxels: 2048, batch: 4, bf16: false, warmup: 1,
+        let setup = TrainingStep.Setup(name: name, model: paper, voxels: 2048, batch: 4, bf16: false, warmup: 1,
                                        timed: 3, prior: PriorConfig())
         var checkpointed = setup
         checkpointed.name = name + " checkpointed"

@@ -7,7 +7,7 @@ import Torch
 enum ClipFixture {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
     static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
-    nonisolated(unsafe) static let cases: [String: Tensor] = try! Safetensors.read(url("clip_cases.safetensors"))
+    static let cases: [String: Tensor] = try! Safetensors.read(url("clip_cases.safetensors"))
 
     static func model(_ prefix: String) throws -> VisionTransformer {
         let config = try CLIPVisionConfig.load(url("clip_\(prefix)_config.json"))
