@@ -12,6 +12,17 @@ public final class Linear: Module, UnaryLayer {
         super.init()
     }
     public func callAsFunction(_ x: Tensor) -> Tensor { F.linear(x, weight: weight, bias: bias) }
+
+    /// `layers.map { $0(x) }` as one matmul over their weights (and biases) concatenated per call, split
+    /// back: the same values, and one larger product instead of several (fused Q/K/V). The modules and their
+    /// parameters stay as they are; autograd splits the gradient back. Layers of which only some have a
+    /// bias run one by one.
+    public static func fused(_ layers: [Linear], _ x: Tensor) -> [Tensor] {
+        let biases = layers.compactMap(\.bias)
+        guard biases.isEmpty || biases.count == layers.count else { return layers.map { $0(x) } }
+        let out = F.linear(x, weight: Tensor.cat(layers.map(\.weight)), bias: biases.isEmpty ? nil : Tensor.cat(biases))
+        return out.split(sizes: layers.map { $0.weight.size(0) }, dim: -1)
+    }
 }
 
 /// `torch.nn.Conv1d` over (B, C_in, L); weight (C_out, C_in / groups, k).

@@ -29,8 +29,7 @@ public final class EncoderAttention: Module {
         let (b, n, c) = (x.size(0), x.size(1), x.size(2))
         let d = c / heads
         func split(_ t: Tensor) -> Tensor { t.view(b, n, heads, d).transpose(1, 2) }  // (B, h, N, d)
-        // q, k and v in one matmul (C -> 3C) over the three weights concatenated per call; names unchanged
-        let qkv = F.linear(x, weight: Tensor.cat([queryProj.weight, keyProj.weight, valueProj.weight])).chunk(3, dim: -1)
+        let qkv = Linear.fused([queryProj, keyProj, valueProj], x)  // one matmul, C -> 3C
         let q = split(qkv[0]), k = split(qkv[1]), v = split(qkv[2])
         let scale = 1 / Double(d).squareRoot()
         let out: Tensor

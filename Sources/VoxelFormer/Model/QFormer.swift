@@ -20,14 +20,9 @@ public final class QFormerAttention: Module {
 
     /// x (B, Q, H), context (B, N, H) -> (B, Q, H)
     public func callAsFunction(_ x: Tensor, context: Tensor? = nil) -> Tensor {
-        guard context == nil, let bq = query.bias, let bk = key.bias, let bv = value.bias else {
-            let kv = context ?? x
-            return self(x, keys: key(kv), values: value(kv))
-        }
-        // Self-attention: q, k and v in one matmul (H -> 3H) over the three weights concatenated per call (the
-        // module keeps the reference's `query`, `key`, `value`; autograd splits the gradient back).
-        let qkv = F.linear(x, weight: Tensor.cat([query.weight, key.weight, value.weight]), bias: Tensor.cat([bq, bk, bv]))
-            .chunk(3, dim: -1)
+        if let context { return self(x, keys: key(context), values: value(context)) }
+        // Self-attention: q, k and v in one matmul (H -> 3H); the modules stay the reference's `query`, `key`, `value`
+        let qkv = Linear.fused([query, key, value], x)
         return attend(qkv[0], keys: qkv[1], values: qkv[2])
     }
 
