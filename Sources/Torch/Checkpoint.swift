@@ -10,11 +10,13 @@ import CTorch
 ///   - parameters: every other tensor `body` reads that needs a gradient (a module's `parameters()`); body
 ///     reads them itself, they are listed so that their gradients flow through the checkpoint.
 ///   - outputs: how many tensors `body` returns.
-/// Without gradient recording, `body` simply runs on `inputs`.
-public func checkpoint(_ inputs: [Tensor], parameters: [Tensor], outputs: Int, _ body: @escaping ([Tensor]) -> [Tensor])
-    -> [Tensor]
+///   - enabled: false runs `body` on `inputs` as a plain call (a model's checkpointing switch).
+/// Without gradient recording, `body` simply runs on `inputs` too.
+public func checkpoint(_ inputs: [Tensor], parameters: @autoclosure () -> [Tensor], outputs: Int, enabled: Bool = true,
+                       _ body: @escaping ([Tensor]) -> [Tensor]) -> [Tensor]
 {
-    guard Torch.isGradEnabled else { return body(inputs) }
+    guard enabled, Torch.isGradEnabled else { return body(inputs) }
+    let parameters = parameters()
     let box = Unmanaged.passRetained(CheckpointBody(body, outputs: outputs)).toOpaque()
     var results = [ct_tensor?](repeating: nil, count: outputs)
     let status = inputs.map { Optional($0.handle) }.withUnsafeBufferPointer { ins in

@@ -53,19 +53,14 @@ public final class BrainEncoder: Module {
         let proportional = config.tomeProportionalAttention
         for layer in blocks.natLayers {
             let carried = carry ? sizes : nil
-            if activationCheckpointing && training {
-                // inputs x and the carried sizes; outputs x (B, N - r, C) and sizes (B, N - r, 1)
-                let out = checkpoint([x] + (carried.map { [$0] } ?? []), parameters: layer.parameters(), outputs: 2) { t in
-                    let out = layer(t[0], coords: coords, sizes: t.count > 1 ? t[1] : nil, proportional: proportional)
-                    return [out.x, out.sizes]
-                }
-                x = out[0]
-                sizes = out[1]
-            } else {
-                let out = layer(x, coords: coords, sizes: carried, proportional: proportional)
-                x = out.x
-                sizes = out.sizes
+            // inputs x and the carried sizes; outputs x (B, N - r, C) and sizes (B, N - r, 1)
+            let out = checkpoint([x] + (carried.map { [$0] } ?? []), parameters: layer.parameters(), outputs: 2,
+                                 enabled: activationCheckpointing && training) { t in
+                let out = layer(t[0], coords: coords, sizes: t.count > 1 ? t[1] : nil, proportional: proportional)
+                return [out.x, out.sizes]
             }
+            x = out[0]
+            sizes = out[1]
         }
         return x
     }

@@ -151,13 +151,9 @@ public final class QFormerDecoder: Module {
         // The first block's queries are the same for every sample: projected once (1, Q, H), expanded after.
         var q = queries
         for (block, (k, v)) in zip(attentionBlocks, keysAndValues) {
-            if activationCheckpointing && training {
-                q = checkpoint([q, k, v], parameters: block.parameters(), outputs: 1) { t in
-                    [block(t[0], keys: t[1], values: t[2])]
-                }[0]
-            } else {
-                q = block(q, keys: k, values: v)
-            }
+            q = checkpoint([q, k, v], parameters: block.parameters(), outputs: 1, enabled: activationCheckpointing && training) { t in
+                [block(t[0], keys: t[1], values: t[2])]
+            }[0]
         }
         let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
         // The reference builds clip_head but projects the pre-head tensor; the option routes through it.

@@ -62,11 +62,9 @@ public final class PriorTransformer: Module, UnaryLayer {
         let bias = relPosBias(queries: n, keys: n + 1)  // keys include the null key at position 0
         var x = x
         for layer in layers {
-            if activationCheckpointing && training {
-                x = checkpoint([x, bias], parameters: layer.parameters(), outputs: 1) { t in [layer(t[0], bias: t[1])] }[0]
-            } else {
-                x = layer(x, bias: bias)
-            }
+            x = checkpoint([x, bias], parameters: layer.parameters(), outputs: 1, enabled: activationCheckpointing && training) { t in
+                [layer(t[0], bias: t[1])]
+            }[0]
         }
         return projectOut(norm(x))
     }
