@@ -22,6 +22,14 @@ enum TrainingStep {
         var prior: PriorConfig? = nil
         /// Activation checkpointing on our side (the peer runs its plain step: the same function).
         var checkpointing = false
+
+        /// This row with activation checkpointing, named "<name> checkpointed".
+        var checkpointed: Setup {
+            var s = self
+            s.name += " checkpointed"
+            s.checkpointing = true
+            return s
+        }
     }
 
     static var benchmarks: [Benchmark] {
@@ -30,11 +38,11 @@ enum TrainingStep {
         var subject2 = ModelConfig()
         subject2.tomeR = 1000
         let demo = demoModel()
+        let paperFP32 = Setup(name: "train paper V=2048 B=4 r=136 fp32", model: paper, voxels: 2048, batch: 4, bf16: false,
+                              warmup: 1, timed: 3)
         let setups = [
-            Setup(name: "train paper V=2048 B=4 r=136 fp32", model: paper, voxels: 2048, batch: 4, bf16: false,
-                  warmup: 1, timed: 3),
-            Setup(name: "train paper V=2048 B=4 r=136 fp32 checkpointed", model: paper, voxels: 2048, batch: 4, bf16: false,
-                  warmup: 1, timed: 3, checkpointing: true),
+            paperFP32,
+            paperFP32.checkpointed,
             Setup(name: "train paper V=2048 B=4 r=136 bf16", model: paper, voxels: 2048, batch: 4, bf16: true,
                   warmup: 1, timed: 3),
             Setup(name: "train subj02 V=14278 B=2 r=1000 fp32", model: subject2, voxels: 14278, batch: 2, bf16: false,
