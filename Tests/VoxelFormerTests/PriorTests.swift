@@ -142,6 +142,48 @@ import Torch
         #expect(prior.net.causalTransformer.rotary.freqs.grad == nil)
     }
 
+    /// Every parameter's gradient of the fixed-draw loss, and the condition's, against PyTorch's autograd over
+    /// the generator's prior (`prior_grads.safetensors`).
+    @Test func lossGradientsMatchPyTorch() throws {
+        let prior = try Self.loadedPrior()
+        prior.eval()  // no condition dropout
+        let c = try Self.cases()
+        let expected = try Safetensors.read(Fixture.url("prior_grads.safetensors"))
+        let brain = try #require(c["brain"]).clone().requiresGrad()
+        prior.lossAndPrediction(backbone: brain, target: try #require(c["target"]), times: c["times"], noise: c["noise"])
+            .loss.backward()
+        expectClose(try #require(brain.grad), try #require(expected["brain"]), atol: 1e-6, rtol: 1e-4, "brain")
+        var compared = 0
+        for (name, parameter) in prior.namedParameters() {
+            let want = try #require(expected[name], "\(name) has no PyTorch gradient")
+            // The null embeddings get none when nothing is dropped; PyTorch leaves them at None.
+            let got = parameter.grad ?? Tensor.zeros(parameter.shape)
+            expectClose(got, want, atol: 1e-6, rtol: 1e-4, name)
+            compared += 1
+        }
+        #expect(compared == 30)
+    }
+
+    /// The transformer's last layer computes only the positions whose outputs are read: the same values and
+    /// the same gradients as slicing the full output, with and without the causal mask.
+    @Test(arguments: [false, true]) func keptOutputsMatchTheSlicedFullOutput(causal: Bool) throws {
+        Torch.manualSeed(5)
+        let transformer = PriorTransformer(dim: 32, depth: 2, dimHead: 40, heads: 2, causal: causal)
+        let x = Tensor.randn([2, 9, 32]), weights = Tensor.randn([2, 4, 32])
+        let full = transformer(x).slice(1, start: 5)
+        (full * weights).sum().backward()
+        let fullGrads = transformer.namedParameters().map { ($0.name, try! #require($0.tensor.grad).clone()) }
+        transformer.zeroGrad()
+        let kept = transformer(x, outputsFrom: 5)
+        #expect(kept.shape == [2, 4, 32])
+        expectClose(kept, full, atol: 1e-6, rtol: 1e-6, "outputs")
+        (kept * weights).sum().backward()
+        for (name, grad) in fullGrads {
+            let tensor = try #require(transformer.namedParameters().first { $0.name == name }).tensor
+            expectClose(try #require(tensor.grad), grad, atol: 1e-6, rtol: 1e-5, name)
+        }
+    }
+
     // MARK: schedule
 
     @Test func cosineScheduleMatchesPyTorch() throws {

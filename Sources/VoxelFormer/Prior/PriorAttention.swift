@@ -55,15 +55,18 @@ public final class PriorAttention: Module {
         super.init()
     }
 
-    /// `x` (B, N, dim) and `bias` (heads, N, N + 1) -> (B, N, dim).
-    public func callAsFunction(_ x: Tensor, bias: Tensor?) -> Tensor {
+    /// `x` (B, N, dim) and `bias` (heads, N - from, N + 1) -> (B, N - from, dim): the outputs of positions
+    /// `from..<N`, whose queries attend to all N positions (and the null key). `from` > 0 leaves out the
+    /// queries of outputs nobody reads: the same values for the rows kept.
+    public func callAsFunction(_ x: Tensor, bias: Tensor?, queriesFrom from: Int = 0) -> Tensor {
         let (b, n) = (x.size(0), x.size(1))
+        let m = n - from
         let h = norm(x)
-        var q = toQ(h).view(b, n, heads, dimHead).transpose(1, 2)  // (B, heads, N, dh)
+        var q = toQ(from == 0 ? h : h.slice(1, start: from)).view(b, m, heads, dimHead).transpose(1, 2)  // (B, heads, M, dh)
         let kv = toKV(h).chunk(2, dim: -1)
         var k = kv[0], v = kv[1]  // (B, N, dh), one head shared by all queries
         if let rotary {
-            q = rotary.rotate(q)
+            q = rotary.rotate(q, from: from)
             k = rotary.rotate(k)
         }
         k = Tensor.cat([nullKV[0].expand([b, 1, dimHead]), k], dim: 1)  // (B, N+1, dh)
@@ -71,14 +74,16 @@ public final class PriorAttention: Module {
         let root = cosineSimScale.squareRoot()
         q = F.normalize(q, dim: -1) * root
         k = F.normalize(k, dim: -1) * root
-        var sim = q.matmul(k.unsqueeze(1).transpose(-2, -1))  // (B, heads, N, N+1)
+        // The one key/value head serves every query head, so the heads fold into the rows of one product
+        // per sample (as the reference's einsum does), with no copy of the keys per head.
+        var sim = q.reshape([b, heads * m, dimHead]).bmm(k.transpose(1, 2)).view(b, heads, m, n + 1)
         if let bias { sim = sim + bias }
         if causal {
             let (i, j) = (sim.size(-2), sim.size(-1))
             let future = Tensor.ones([i, j], dtype: .bool, device: x.device).triu(j - i + 1)
             sim = sim.maskedFill(future, -Double(Float.greatestFiniteMagnitude))
         }
-        let out = sim.softmax(-1).matmul(v.unsqueeze(1))  // (B, heads, N, dh)
-        return toOut(out.transpose(1, 2).reshape([b, n, heads * dimHead]))
+        let out = sim.softmax(-1).view(b, heads * m, n + 1).bmm(v).view(b, heads, m, dimHead)
+        return toOut(out.transpose(1, 2).reshape([b, m, heads * dimHead]))
     }
 }

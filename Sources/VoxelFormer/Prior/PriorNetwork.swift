@@ -88,7 +88,7 @@ public final class PriorNetwork: Module {
         let image = Tensor.where(keepImage, image, nullImageEmbed.to(image.dtype).unsqueeze(0))
         let time = toTimeEmbeds(times.to(image.dtype))  // (B, 1, dim)
         let tokens = Tensor.cat([brain, time, image + learnedQuery.unsqueeze(0)], dim: 1)  // (B, 2T+1, dim)
-        return causalTransformer(tokens).slice(1, start: t + 1)  // (B, T, dim)
+        return causalTransformer(tokens, outputsFrom: t + 1)  // (B, T, dim)
     }
 
     /// Classifier-free guidance: `null + (conditional - null) · scale`, where `null` drops both the

@@ -24,8 +24,10 @@ public final class PriorTransformerLayer: Module {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor, bias: Tensor) -> Tensor {
-        let x = attention(x, bias: bias) + x
+    /// `x` (B, N, dim) -> (B, N - from, dim), the outputs of positions `from..<N` (see `PriorAttention`);
+    /// `bias` holds the rows of those positions.
+    public func callAsFunction(_ x: Tensor, bias: Tensor, queriesFrom from: Int = 0) -> Tensor {
+        let x = attention(x, bias: bias, queriesFrom: from) + (from == 0 ? x : x.slice(1, start: from))
         return feedForward(x) + x
     }
 }
@@ -57,13 +59,25 @@ public final class PriorTransformer: Module, UnaryLayer {
     }
 
     /// (B, N, dim) -> (B, N, dim)
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { self(x, outputsFrom: 0) }
+
+    /// (B, N, dim) -> (B, N - from, dim): the outputs of positions `from..<N`. Every layer but the last
+    /// computes all N positions (their keys and values are read); the last one computes the queries, the
+    /// feed-forward and the output projection of the kept positions only, so `from` > 0 saves work and
+    /// gives the same values as slicing the full output.
+    public func callAsFunction(_ x: Tensor, outputsFrom from: Int) -> Tensor {
         let n = x.size(1)
-        let bias = relPosBias(queries: n, keys: n + 1)  // keys include the null key at position 0
+        precondition(from >= 0 && from < n, "PriorTransformer: outputsFrom must lie in 0..<\(n), got \(from)")
+        // Keys include the null key at position 0. Contiguous: the permuted bias made each layer's
+        // broadcast add (and the reduction of its gradient) several times slower.
+        let bias = relPosBias(queries: n, keys: n + 1).contiguous()
+        let lastBias = from == 0 ? bias : bias.slice(1, start: from).contiguous()
         var x = x
-        for layer in layers {
-            x = checkpoint([x, bias], parameters: layer.parameters(), outputs: 1, enabled: activationCheckpointing && training) { t in
-                [layer(t[0], bias: t[1])]
+        for (index, layer) in layers.enumerated() {
+            let last = index == layers.count - 1
+            x = checkpoint([x, last ? lastBias : bias], parameters: layer.parameters(), outputs: 1,
+                           enabled: activationCheckpointing && training) { t in
+                [layer(t[0], bias: t[1], queriesFrom: last ? from : 0)]
             }[0]
         }
         return projectOut(norm(x))

@@ -19,10 +19,10 @@ public final class RotaryEmbedding: Module {
         super.init()
     }
 
-    /// `t` (..., n, d) with d >= dim, rotated by position 0..<n.
-    public func rotate(_ t: Tensor) -> Tensor {
+    /// `t` (..., n, d) with d >= dim, rotated by position `from..<from + n`.
+    public func rotate(_ t: Tensor, from: Int = 0) -> Tensor {
         let n = t.size(-2), half = dim / 2
-        let positions = Tensor.arange(0, Double(n), dtype: .float32, device: t.device)
+        let positions = Tensor.arange(Double(from), Double(from + n), dtype: .float32, device: t.device)
         let angles = (positions.unsqueeze(1) * freqs.to(t.device).unsqueeze(0))  // (n, dim/2)
             .unsqueeze(-1).expand([n, half, 2]).reshape([n, dim]).to(t.dtype)  // each rate twice, (n, dim)
         let head = t.slice(-1, start: 0, end: dim), tail = t.slice(-1, start: dim)

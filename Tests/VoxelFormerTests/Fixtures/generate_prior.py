@@ -5,7 +5,7 @@
 #
 # Writes prior_weights.safetensors (a small prior: dim 32, depth 2, 2 heads of 40 dims, 4 tokens; the rotary
 # embedding turns 32 of each head's 40 channels, as at full size where heads have 52),
-# prior_cases.safetensors (inputs and outputs) and prior_schedule.json (schedule and DDIM coefficients).
+# prior_cases.safetensors (inputs and outputs), prior_grads.safetensors (the loss's gradients) and prior_schedule.json (schedule and DDIM coefficients).
 # Deterministic: every draw comes from torch.manual_seed.
 import json
 import math
@@ -94,8 +94,10 @@ class Attention(torch.nn.Module):
         k = torch.cat((self.null_kv[0].expand(b, 1, -1), k), dim=1)
         v = torch.cat((self.null_kv[1].expand(b, 1, -1), v), dim=1)
         q, k = F.normalize(q, dim=-1) * 4.0, F.normalize(k, dim=-1) * 4.0
-        sim = q @ k[:, None].transpose(-1, -2) + bias  # (b, h, n, n+1)
-        out = sim.softmax(dim=-1) @ v[:, None]  # (b, h, n, d)
+        # einsum over the one shared key/value head, as the reference writes it (the bench's PyTorch peer
+        # runs this module, so it costs what the reference's attention costs)
+        sim = torch.einsum("bhid,bjd->bhij", q, k) + bias  # (b, h, n, n+1)
+        out = torch.einsum("bhij,bjd->bhid", sim.softmax(dim=-1), v)  # (b, h, n, d)
         return self.to_out(out.transpose(1, 2).reshape(b, n, -1))
 
 
@@ -317,6 +319,14 @@ def main():
         torch.manual_seed(7)
         cases["sample_eta1_guided"] = prior.sample(brain, steps=20, scale=2.0, eta=1.0)
     save_file({k: v.contiguous() for k, v in cases.items()}, os.path.join(HERE, "prior_cases.safetensors"))
+
+    # Gradients of the fixed-draw loss (times, noise, no dropout) for every parameter and the condition.
+    grad_brain = brain.clone().requires_grad_()
+    prior.zero_grad()
+    prior.loss(grad_brain, target, times, noise, drop=0.0).backward()
+    grads = {"brain": grad_brain.grad}
+    grads.update({name: p.grad for name, p in prior.named_parameters() if p.grad is not None})
+    save_file({k: v.contiguous() for k, v in grads.items()}, os.path.join(HERE, "prior_grads.safetensors"))
 
     s = prior.noise_scheduler
     pairs = s.ddim_pairs(20)
