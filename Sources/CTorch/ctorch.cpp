@@ -7,6 +7,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <dlfcn.h>
+#include <malloc.h>
+#include <climits>
 #include <cstring>
 #include "internal.h"
 
@@ -35,6 +37,29 @@ int ct_init(void) {
 }
 
 const char *ct_version(void) { return TORCH_VERSION; }
+
+int ct_keep_freed_memory(void) {
+#if defined(__GLIBC__)
+    // glibc maps every block above its mmap threshold (32 MiB at most) separately and unmaps it when freed,
+    // so the next allocation of that size faults and zeroes its pages again. Without separate mappings,
+    // and with trimming of the heap's top only beyond INT_MAX bytes, freed blocks stay for reuse.
+    return mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1 ? 1 : 0;
+#else
+    return 0;
+#endif
+}
+
+int ct_malloc_info(int64_t *arena, int64_t *mmapped) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    struct mallinfo2 info = mallinfo2();
+    *arena = static_cast<int64_t>(info.arena);
+    *mmapped = static_cast<int64_t>(info.hblkhd);
+    return 1;
+#else
+    *arena = *mmapped = 0;
+    return 0;
+#endif
+}
 int ct_set_num_threads(int n) { CT_GUARD(at::set_num_threads(n)) }
 int ct_get_num_threads(void) { return at::get_num_threads(); }
 int ct_cuda_device_count(void) {
