@@ -125,8 +125,7 @@ public final class QFormerDecoder: Module {
 
     /// tokens (B, N, H) -> backbone (B, Q, E), clip_voxels (B, Q, E)
     public func callAsFunction(_ tokens: Tensor) -> (backbone: Tensor, clipVoxels: Tensor) {
-        let keysAndValues = attentionBlocks.map { ($0.crossAttn.key(tokens), $0.crossAttn.value(tokens)) }
-        return heads(keysAndValues)
+        heads(source: tokens) { blocks, x in blocks.map { ($0.crossAttn.key(x), $0.crossAttn.value(x)) } }
     }
 
     /// The encoder's output (B, N, C) through `mapper` (C -> H, the feature mapper) and every block's cross-
@@ -137,23 +136,39 @@ public final class QFormerDecoder: Module {
     public func callAsFunction(encoded e: Tensor, mapper: Linear) -> (backbone: Tensor, clipVoxels: Tensor) {
         let (c, h) = (e.size(2), queries.size(2))
         guard c < h, !attentionBlocks.isEmpty else { return self(mapper(e)) }
-        let projections = attentionBlocks.flatMap { [$0.crossAttn.key, $0.crossAttn.value] }
-        let stacked = Tensor.cat(projections.map(\.weight))  // (2·blocks·H, H)
-        var bias = stacked.matmul(mapper.bias ?? Tensor.zeros([h], dtype: stacked.dtype))
-        bias = bias + Tensor.cat(projections.map { $0.bias ?? Tensor.zeros([h], dtype: stacked.dtype) })
-        let all = F.linear(e, weight: stacked.matmul(mapper.weight), bias: bias)  // (B, N, 2·blocks·H)
-        let parts = all.split(h, dim: -1)
-        return heads((0..<attentionBlocks.count).map { (parts[2 * $0], parts[2 * $0 + 1]) })
+        return heads(source: e, sourceParameters: mapper.parameters()) { blocks, e in
+            let projections = blocks.flatMap { [$0.crossAttn.key, $0.crossAttn.value] }
+            let stacked = Tensor.cat(projections.map(\.weight))  // (2·blocks·H, H)
+            var bias = stacked.matmul(mapper.bias ?? Tensor.zeros([h], dtype: stacked.dtype))
+            bias = bias + Tensor.cat(projections.map { $0.bias ?? Tensor.zeros([h], dtype: stacked.dtype) })
+            let all = F.linear(e, weight: stacked.matmul(mapper.weight), bias: bias)  // (B, N, 2·blocks·H)
+            let parts = all.split(h, dim: -1)
+            return (0..<blocks.count).map { (parts[2 * $0], parts[2 * $0 + 1]) }
+        }
     }
 
-    /// The blocks over each one's cross-attention keys and values (B, N, H), then the heads.
-    private func heads(_ keysAndValues: [(Tensor, Tensor)]) -> (backbone: Tensor, clipVoxels: Tensor) {
+    /// The blocks, each over its cross-attention keys and values (B, N, H) that `keysAndValues(blocks,
+    /// source)` makes, then the heads. `sourceParameters`: the parameters that function reads besides the
+    /// blocks' own.
+    private func heads(source: Tensor, sourceParameters: [Tensor] = [],
+                       keysAndValues: @escaping ([QFormerBlock], Tensor) -> [(Tensor, Tensor)]) -> (backbone: Tensor, clipVoxels: Tensor)
+    {
         // The first block's queries are the same for every sample: projected once (1, Q, H), expanded after.
         var q = queries
-        for (block, (k, v)) in zip(attentionBlocks, keysAndValues) {
-            q = checkpoint([q, k, v], parameters: block.parameters(), outputs: 1, enabled: activationCheckpointing && training) { t in
-                [block(t[0], keys: t[1], values: t[2])]
-            }[0]
+        if activationCheckpointing && training {
+            // Each block makes its own keys and values inside its checkpoint. Made outside, every block's keys
+            // and values (and, in the backward pass, their gradients) would be kept through the whole step:
+            // [B, N, 2·blocks·H], the largest tensors of the checkpointed step.
+            for block in attentionBlocks {
+                q = checkpoint([q, source], parameters: block.parameters() + sourceParameters, outputs: 1) { t in
+                    let (k, v) = keysAndValues([block], t[1])[0]
+                    return [block(t[0], keys: k, values: v)]
+                }[0]
+            }
+        } else {
+            for (block, (k, v)) in zip(attentionBlocks, keysAndValues(attentionBlocks, source)) {
+                q = block(q, keys: k, values: v)
+            }
         }
         let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
         // The reference builds clip_head but projects the pre-head tensor; the option routes through it.
