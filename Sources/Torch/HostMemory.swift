@@ -8,8 +8,9 @@ import Foundation
 /// (attention scores of 135 MB, feed-forward activations of 109 MB) that is a third of the step.
 /// `keepFreedMemory()` serves large blocks from the heap and keeps freed memory in the process for the
 /// next step, as PyTorch's caching allocator does for GPU memory. The process's resident size then stays
-/// at its peak until it exits. The command-line tools call it first thing; `VOXELFORMER_MALLOC=system`
-/// leaves glibc's defaults. It applies to the main thread's heap, where the training step allocates: glibc
+/// at its peak until it exits, and its peak can be higher: the heap's free holes serve only blocks that fit.
+/// Training calls it before the first step unless `train.activation_checkpointing` (the setting that
+/// puts memory first) is on; `VOXELFORMER_MALLOC=system` leaves glibc's defaults. It applies to the main thread's heap, where the training step allocates: glibc
 /// gives other threads heaps of at most 64 MiB and still maps anything larger on its own there.
 public enum HostMemory {
     /// The environment variable whose value `system` keeps glibc's defaults.

@@ -125,6 +125,7 @@ enum TrainingStep {
     }
 
     static func measure(_ s: Setup) -> [BenchmarkRow] {
+        if !s.checkpointing { HostMemory.keepFreedMemory() }  // as `Trainer.prepare` does
         Torch.manualSeed(0)
         let model = VoxelFormerModel(s.model)
         model.train()

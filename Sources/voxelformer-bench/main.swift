@@ -2,13 +2,10 @@
 // `swift run -c release voxelformer-bench [--filter NAME ...] [--list]`.
 // Prints one markdown table of the selected benchmarks' rows (all of them by default).
 import Foundation
-import Torch
 
 /// Every benchmark, in table order. New rows: add a `Benchmark` here (or to a list like this one).
 let allBenchmarks: [Benchmark] = TensorOverhead.benchmarks + DataLoading.benchmarks + TrainingStep.benchmarks
     + PriorStep.benchmarks + CLIPEncode.benchmarks + DataParallelStep.benchmarks
-
-HostMemory.keepFreedMemory()  // as the voxelformer command does
 
 // A child started by `isolated(_:_:)`: run that one benchmark, print its rows for the parent. It ends with
 // its parent: a bench stopped with Ctrl-C or kill would otherwise leave its child running (its command line

@@ -16,7 +16,6 @@ struct VoxelFormerCommand: ParsableCommand {
     /// Runs the chosen command inside a libtorch error scope: a libtorch failure anywhere in it is a thrown
     /// error (printed with the command's name, exit status 1), never a trap.
     static func main() {
-        HostMemory.keepFreedMemory()
         do {
             var command = try parseAsRoot()
             let name = type(of: command).configuration.commandName ?? "\(type(of: command))".lowercased()

@@ -110,6 +110,7 @@ public struct TrainConfig: Codable, Equatable, Sendable {
     public var profileSteps = 3
     /// Recompute the brain model's encoder layers and Q-Former blocks (and the prior's layers) in the backward
     /// pass instead of keeping their activations: the same gradients, less peak memory, more time per step.
+    /// Freed host memory then goes back to the system as glibc does by default (`HostMemory`).
     public var activationCheckpointing = false
     /// Start from another run's weights (a training checkpoint or a safetensors state dict; `train
     /// --init-from`): the family decides what carries over (MindEye2: everything but the new subject's ridge

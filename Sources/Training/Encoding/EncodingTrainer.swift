@@ -43,6 +43,7 @@ public final class EncodingTrainer {
 
     /// Seeds libtorch, sets its threads and builds the model from `config` (its shape keys filled from `data`).
     public init(config: EncodingRunConfig, data: EncodingData, runDir: URL) throws {
+        HostMemory.keepFreedMemory()
         if config.train.threads > 0 { Torch.threads = config.train.threads }
         Torch.manualSeed(config.train.seed)
         let filled = try config.filled(subjects: config.data.subjects.count, featDims: data.featDims, parcels: data.parcels)

@@ -79,9 +79,11 @@ public final class Trainer<Family: ModelFamily> {
     public var metricsURL: URL { runDir.appendingPathComponent("metrics.jsonl") }
 
     /// Seeds libtorch and sets its threads from `train`: call before building the family's modules, so
-    /// their initial weights follow `train.seed`.
+    /// their initial weights follow `train.seed`. Keeps freed host memory for the next step
+    /// (`HostMemory`) unless activation checkpointing says memory comes first.
     public static func prepare(_ train: TrainConfig) throws {
         try train.device.check()
+        if !train.activationCheckpointing { HostMemory.keepFreedMemory() }
         if train.threads > 0 { Torch.threads = train.threads }
         Torch.manualSeed(train.seed)
     }
