@@ -130,20 +130,21 @@ public final class QFormerDecoder: Module {
 
     /// The encoder's output (B, N, C) through `mapper` (C -> H, the feature mapper) and every block's cross-
     /// attention keys and values, with the products folded: key(mapper(e)) = (W_k W_m) e + (W_k b_m + b_k).
-    /// The same function, computed from C-wide tokens in one matmul for every block's keys and values;
-    /// the (2·blocks·H × H)·(H × C) fold costs no batch or token dimension. Worth it when C < H (the paper's
-    /// 256 < 1280, the demo's 64 < 128); otherwise the tokens are mapped first, as the reference does.
+    /// The same function, computed from C-wide tokens; the (H × H)·(H × C) folds cost no batch or token
+    /// dimension. Worth it when C < H (the paper's 256 < 1280, the demo's 64 < 128); otherwise the tokens are
+    /// mapped first, as the reference does. One product per key and per value: their gradients flow straight
+    /// back (one product for all of them made the backward pass concatenate [B, N, H] gradients).
     public func callAsFunction(encoded e: Tensor, mapper: Linear) -> (backbone: Tensor, clipVoxels: Tensor) {
         let (c, h) = (e.size(2), queries.size(2))
         guard c < h, !attentionBlocks.isEmpty else { return self(mapper(e)) }
         return heads(source: e, sourceParameters: mapper.parameters()) { blocks, e in
-            let projections = blocks.flatMap { [$0.crossAttn.key, $0.crossAttn.value] }
-            let stacked = Tensor.cat(projections.map(\.weight))  // (2·blocks·H, H)
-            var bias = stacked.matmul(mapper.bias ?? Tensor.zeros([h], dtype: stacked.dtype))
-            bias = bias + Tensor.cat(projections.map { $0.bias ?? Tensor.zeros([h], dtype: stacked.dtype) })
-            let all = F.linear(e, weight: stacked.matmul(mapper.weight), bias: bias)  // (B, N, 2·blocks·H)
-            let parts = all.split(h, dim: -1)
-            return (0..<blocks.count).map { (parts[2 * $0], parts[2 * $0 + 1]) }
+            func folded(_ projection: Linear) -> Tensor {
+                let w = projection.weight
+                var bias = w.matmul(mapper.bias ?? Tensor.zeros([h], dtype: w.dtype))
+                if let own = projection.bias { bias = bias + own }
+                return F.linear(e, weight: w.matmul(mapper.weight), bias: bias)  // (B, N, H)
+            }
+            return blocks.map { (folded($0.crossAttn.key), folded($0.crossAttn.value)) }
         }
     }
 
