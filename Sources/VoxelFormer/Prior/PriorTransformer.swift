@@ -80,6 +80,7 @@ public final class PriorTransformer: Module, UnaryLayer {
                 [layer(t[0], bias: t[1], queriesFrom: last ? from : 0)]
             }[0]
         }
+        if layers.isEmpty && from > 0 { x = x.slice(1, start: from) }
         return projectOut(norm(x))
     }
 }
