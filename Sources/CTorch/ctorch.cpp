@@ -49,14 +49,15 @@ int ct_keep_freed_memory(void) {
 #endif
 }
 
-int ct_malloc_info(int64_t *arena, int64_t *mmapped) {
+int ct_malloc_info(int64_t *arena, int64_t *in_use, int64_t *mmapped) {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
     struct mallinfo2 info = mallinfo2();
     *arena = static_cast<int64_t>(info.arena);
+    *in_use = static_cast<int64_t>(info.uordblks);
     *mmapped = static_cast<int64_t>(info.hblkhd);
     return 1;
 #else
-    *arena = *mmapped = 0;
+    *arena = *in_use = *mmapped = 0;
     return 0;
 #endif
 }

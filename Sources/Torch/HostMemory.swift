@@ -24,10 +24,11 @@ public enum HostMemory {
         return ct_keep_freed_memory() == 1
     }
 
-    /// Bytes glibc holds in its heaps (`arena`) and in separately mapped blocks (`mapped`); nil elsewhere.
-    public static var usage: (arena: Int, mapped: Int)? {
-        var arena: Int64 = 0, mapped: Int64 = 0
-        guard ct_malloc_info(&arena, &mapped) == 1 else { return nil }
-        return (Int(arena), Int(mapped))
+    /// Bytes glibc holds in its heaps (`arena`), the part of them in use (`inUse`), and bytes in separately
+    /// mapped blocks (`mapped`); nil on another C library.
+    public static var usage: (arena: Int, inUse: Int, mapped: Int)? {
+        var arena: Int64 = 0, inUse: Int64 = 0, mapped: Int64 = 0
+        guard ct_malloc_info(&arena, &inUse, &mapped) == 1 else { return nil }
+        return (Int(arena), Int(inUse), Int(mapped))
     }
 }

@@ -21,8 +21,8 @@ int ct_init(void);  // loads libtorch_cuda when present, so CUDA devices registe
 const char *ct_version(void);
 // glibc only: serve large blocks from the heap and keep freed memory for reuse (1 if applied, 0 elsewhere).
 int ct_keep_freed_memory(void);
-// glibc only: bytes in use and held by the heaps (arena) and in separately mapped blocks (mmapped).
-int ct_malloc_info(int64_t *arena, int64_t *mmapped);
+// glibc only: bytes the heaps hold (arena), of which in use (in_use), and in separately mapped blocks (mmapped).
+int ct_malloc_info(int64_t *arena, int64_t *in_use, int64_t *mmapped);
 int ct_set_num_threads(int n);
 int ct_get_num_threads(void);
 int ct_cuda_device_count(void);
