@@ -10,8 +10,9 @@ import Foundation
 /// next step, as PyTorch's caching allocator does for GPU memory. The process's resident size then stays
 /// at its peak until it exits, and its peak can be higher: the heap's free holes serve only blocks that fit.
 /// Training calls it before the first step unless `train.activation_checkpointing` (the setting that
-/// puts memory first) is on; `VOXELFORMER_MALLOC=system` leaves glibc's defaults. It applies to the main thread's heap, where the training step allocates: glibc
-/// gives other threads heaps of at most 64 MiB and still maps anything larger on its own there.
+/// puts memory first) is on; `VOXELFORMER_MALLOC=system` leaves glibc's defaults. It applies to the main
+/// thread's heap, where the training step allocates: glibc gives other threads heaps of at most 64 MiB and
+/// still maps anything larger on its own there.
 public enum HostMemory {
     /// The environment variable whose value `system` keeps glibc's defaults.
     public static let variable = "VOXELFORMER_MALLOC"

@@ -125,7 +125,7 @@ public final class QFormerDecoder: Module {
 
     /// tokens (B, N, H) -> backbone (B, Q, E), clip_voxels (B, Q, E)
     public func callAsFunction(_ tokens: Tensor) -> (backbone: Tensor, clipVoxels: Tensor) {
-        heads(source: tokens) { blocks, x in blocks.map { ($0.crossAttn.key(x), $0.crossAttn.value(x)) } }
+        heads(source: tokens) { block, x in (block.crossAttn.key(x), block.crossAttn.value(x)) }
     }
 
     /// The encoder's output (B, N, C) through `mapper` (C -> H, the feature mapper) and every block's cross-
@@ -137,39 +137,34 @@ public final class QFormerDecoder: Module {
     public func callAsFunction(encoded e: Tensor, mapper: Linear) -> (backbone: Tensor, clipVoxels: Tensor) {
         let (c, h) = (e.size(2), queries.size(2))
         guard c < h, !attentionBlocks.isEmpty else { return self(mapper(e)) }
-        return heads(source: e, sourceParameters: mapper.parameters()) { blocks, e in
+        return heads(source: e, sourceParameters: mapper.parameters()) { block, e in
             func folded(_ projection: Linear) -> Tensor {
                 let w = projection.weight
                 var bias = w.matmul(mapper.bias ?? Tensor.zeros([h], dtype: w.dtype))
                 if let own = projection.bias { bias = bias + own }
                 return F.linear(e, weight: w.matmul(mapper.weight), bias: bias)  // (B, N, H)
             }
-            return blocks.map { (folded($0.crossAttn.key), folded($0.crossAttn.value)) }
+            return (folded(block.crossAttn.key), folded(block.crossAttn.value))
         }
     }
 
-    /// The blocks, each over its cross-attention keys and values (B, N, H) that `keysAndValues(blocks,
-    /// source)` makes, then the heads. `sourceParameters`: the parameters that function reads besides the
-    /// blocks' own.
+    /// The blocks, each over the cross-attention keys and values (B, N, H) that `keysAndValues(block, source)`
+    /// makes for it, then the heads. `sourceParameters`: the parameters that function reads besides the
+    /// block's own.
     private func heads(source: Tensor, sourceParameters: [Tensor] = [],
-                       keysAndValues: @escaping ([QFormerBlock], Tensor) -> [(Tensor, Tensor)]) -> (backbone: Tensor, clipVoxels: Tensor)
+                       keysAndValues: @escaping (QFormerBlock, Tensor) -> (Tensor, Tensor)) -> (backbone: Tensor, clipVoxels: Tensor)
     {
         // The first block's queries are the same for every sample: projected once (1, Q, H), expanded after.
         var q = queries
-        if activationCheckpointing && training {
-            // Each block makes its own keys and values inside its checkpoint. Made outside, every block's keys
-            // and values (and, in the backward pass, their gradients) would be kept through the whole step:
-            // [B, N, 2·blocks·H], the largest tensors of the checkpointed step.
-            for block in attentionBlocks {
-                q = checkpoint([q, source], parameters: block.parameters() + sourceParameters, outputs: 1) { t in
-                    let (k, v) = keysAndValues([block], t[1])[0]
-                    return [block(t[0], keys: k, values: v)]
-                }[0]
-            }
-        } else {
-            for (block, (k, v)) in zip(attentionBlocks, keysAndValues(attentionBlocks, source)) {
-                q = block(q, keys: k, values: v)
-            }
+        for block in attentionBlocks {
+            // Each block makes its own keys and values, inside its checkpoint when checkpointing: made outside,
+            // every block's keys and values (and, in the backward pass, their gradients) would be kept through
+            // the whole step, [B, N, 2·blocks·H], the largest tensors of the checkpointed step.
+            q = checkpoint([q, source], parameters: block.parameters() + sourceParameters, outputs: 1,
+                           enabled: activationCheckpointing && training) { t in
+                let (k, v) = keysAndValues(block, t[1])
+                return [block(t[0], keys: k, values: v)]
+            }[0]
         }
         let backbone = backboneProj(backboneHead.reduce(q) { $1($0) })
         // The reference builds clip_head but projects the pre-head tensor; the option routes through it.
